@@ -1,0 +1,1 @@
+"""nnU-Net style dataset conversion scripts (thin wrappers around `nnunet-t1t2 convert`)."""

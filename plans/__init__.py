@@ -1,0 +1,1 @@
+"""Plans presets: rewrite an nnU-Net plans file into another topology under a new identifier."""
