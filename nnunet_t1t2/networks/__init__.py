@@ -1,1 +1,1 @@
-
+"""Networks: squeeze-and-excitation blocks, SEUNet, the hybrid dual-encoder network, conv-layer order."""

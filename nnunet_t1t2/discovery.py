@@ -1,0 +1,32 @@
+"""How stock nnU-Net finds nnunet-t1t2's trainers.
+
+nnU-Net looks up ``-tr NAME`` in its own ``nnunetv2/training/nnUNetTrainer`` package and then in
+the folders listed in ``nnUNet_extTrainer``. Two routes, both working from a plain
+``pip install``:
+
+* ``export nnUNet_extTrainer=$(nnunet-t1t2 trainers-path)``: the installed ``trainers`` folder;
+* ``nnunet-t1t2 register-trainers``: one small module inside nnU-Net's trainer folder that
+  re-exports our trainers (``unregister-trainers`` deletes it). No environment variable needed,
+  but it must be redone after reinstalling nnU-Net.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+SHIM_NAME = "nnunet_t1t2_trainers.py"
+SHIM_TEXT = '''"""Makes nnunet-t1t2's trainers visible to nnU-Net. Written by `nnunet-t1t2 register-trainers`;
+remove with `nnunet-t1t2 unregister-trainers`."""
+from nnunet_t1t2.trainers import *  # noqa: F401,F403
+'''
+
+
+def trainers_folder() -> Path:
+    import nnunet_t1t2.trainers
+
+    return Path(nnunet_t1t2.trainers.__file__).parent
+
+
+def shim_path() -> Path:
+    import nnunetv2
+
+    return Path(nnunetv2.__path__[0]) / "training" / "nnUNetTrainer" / SHIM_NAME

@@ -1,0 +1,37 @@
+"""Short training schedules through the real ``nnUNetv2_train`` entry point, set by environment.
+
+Tests, the demo and quick checks need minutes, not nnU-Net's 1000 epochs of 250 iterations, and
+they must still run the stock command. Rather than a ``_5epochs`` twin of every trainer, three
+documented variables override any nnunet-t1t2 trainer's schedule (the training log says so):
+
+``NNUNET_T1T2_EPOCHS``          number of epochs
+``NNUNET_T1T2_ITERATIONS``      training iterations per epoch
+``NNUNET_T1T2_VAL_ITERATIONS``  validation iterations per epoch
+"""
+from __future__ import annotations
+
+import os
+
+from nnunet_t1t2.errors import UserError
+
+SCHEDULE_VARIABLES = {
+    "NNUNET_T1T2_EPOCHS": "num_epochs",
+    "NNUNET_T1T2_ITERATIONS": "num_iterations_per_epoch",
+    "NNUNET_T1T2_VAL_ITERATIONS": "num_val_iterations_per_epoch",
+}
+
+
+def schedule_overrides(environ: dict[str, str] = os.environ) -> dict[str, int]:
+    """Trainer attribute -> value for every schedule variable that is set."""
+    overrides = {}
+    for variable, attribute in SCHEDULE_VARIABLES.items():
+        if variable not in environ:
+            continue
+        try:
+            value = int(environ[variable])
+        except ValueError:
+            value = -1
+        if value < 0 or (value == 0 and attribute != "num_epochs"):
+            raise UserError(f"{variable}={environ[variable]!r} is not a valid {attribute.replace('_', ' ')}")
+        overrides[attribute] = value
+    return overrides

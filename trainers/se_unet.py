@@ -1,0 +1,22 @@
+"""SEUNetTrainer: nnU-Net's defaults with the paper's squeeze-and-excitation U-Net."""
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
+from torch import nn
+
+from nnunet_t1t2.networks.se_unet import build_seunet_from_plans
+from nnunet_t1t2.training.base import T1T2Trainer
+from nnunet_t1t2.training.paper_schedule import paper_variants
+
+
+class SEUNetTrainer(T1T2Trainer):
+    @staticmethod
+    def build_network_architecture(plans_manager: PlansManager, configuration_manager: ConfigurationManager,
+                                   num_input_channels: int, num_output_channels: int,
+                                   enable_deep_supervision: bool = True) -> nn.Module:
+        return build_seunet_from_plans(configuration_manager, num_input_channels, num_output_channels,
+                                       enable_deep_supervision)
+
+
+PAPER_TRAINERS = paper_variants(SEUNetTrainer)
+globals().update(PAPER_TRAINERS)
+
+__all__ = ["SEUNetTrainer", *PAPER_TRAINERS]
