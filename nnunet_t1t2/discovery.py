@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nnunet_t1t2.errors import UserError
+
 SHIM_NAME = "nnunet_t1t2_trainers.py"
 SHIM_TEXT = '''"""Makes nnunet-t1t2's trainers visible to nnU-Net. Written by `nnunet-t1t2 register-trainers`;
 remove with `nnunet-t1t2 unregister-trainers`."""
@@ -30,3 +32,25 @@ def shim_path() -> Path:
     import nnunetv2
 
     return Path(nnunetv2.__path__[0]) / "training" / "nnUNetTrainer" / SHIM_NAME
+
+
+def register_trainers() -> Path:
+    """Write the shim into nnU-Net's trainer folder (idempotent); return its path."""
+    path = shim_path()
+    try:
+        path.write_text(SHIM_TEXT)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}. Use export nnUNet_extTrainer=$(nnunet-t1t2 "
+                        f"trainers-path) instead, or run with permission to write nnU-Net's folder.") from None
+    return path
+
+
+def unregister_trainers() -> Path | None:
+    """Delete the shim if it is there (only a file that we wrote); return its path if removed."""
+    path = shim_path()
+    if not path.is_file():
+        return None
+    if path.read_text() != SHIM_TEXT:
+        raise UserError(f"{path} was not written by nnunet-t1t2 register-trainers; not removing it")
+    path.unlink()
+    return path

@@ -1,12 +1,17 @@
-"""PLACEHOLDER: replaced by the real verb while the project is being built."""
-from nnunet_t1t2.errors import UserError
+"""``nnunet-t1t2 register-trainers``: make the trainers visible to nnU-Net without an environment variable."""
+from __future__ import annotations
 
-HELP = "(not built yet)"
+import argparse
+
+HELP = "write a small removable module into nnU-Net's trainer folder that makes our trainers visible"
 
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     pass
 
 
-def run(args):
-    raise UserError("this verb is not built yet")
+def run(args: argparse.Namespace) -> int:
+    from nnunet_t1t2.discovery import register_trainers
+
+    print(f"wrote {register_trainers()} (remove with: nnunet-t1t2 unregister-trainers)")
+    return 0

@@ -1,12 +1,18 @@
-"""PLACEHOLDER: replaced by the real verb while the project is being built."""
-from nnunet_t1t2.errors import UserError
+"""``nnunet-t1t2 unregister-trainers``: remove what ``register-trainers`` wrote."""
+from __future__ import annotations
 
-HELP = "(not built yet)"
+import argparse
+
+HELP = "remove the module that register-trainers wrote into nnU-Net's trainer folder"
 
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     pass
 
 
-def run(args):
-    raise UserError("this verb is not built yet")
+def run(args: argparse.Namespace) -> int:
+    from nnunet_t1t2.discovery import unregister_trainers
+
+    removed = unregister_trainers()
+    print(f"removed {removed}" if removed else "nothing to remove: the trainers were not registered")
+    return 0
