@@ -1,1 +1,20 @@
+"""Per-class precision, recall, Dice and Jaccard (IoU) of predicted head segmentations, per case and
+pooled over voxels, with 95 % confidence intervals, in nnU-Net's ``summary.json`` layout (extended).
 
+Modules: :mod:`.metrics` (counts and metrics, empty-class rules), :mod:`.intervals` (confidence
+intervals), :mod:`.classes` (which classes are scored), :mod:`.cases` (one case), :mod:`.summary`
+(aggregation), :mod:`.folders` (a folder pair), :mod:`.report` (JSON and CSV).
+"""
+from nnunet_t1t2.evaluation.classes import DEFAULT_LABELS, PAPER_AIR, EvaluatedClass, evaluation_classes, \
+    read_dataset_json
+from nnunet_t1t2.evaluation.folders import evaluate_folders
+from nnunet_t1t2.evaluation.intervals import pooled_intervals, t_interval, wilson_interval
+from nnunet_t1t2.evaluation.metrics import METRICS, confusion_counts, metrics_from_counts
+from nnunet_t1t2.evaluation.report import format_table, write_csv, write_json
+from nnunet_t1t2.evaluation.summary import summarize
+
+__all__ = [
+    "DEFAULT_LABELS", "PAPER_AIR", "EvaluatedClass", "evaluation_classes", "read_dataset_json", "evaluate_folders",
+    "pooled_intervals", "t_interval", "wilson_interval", "METRICS", "confusion_counts", "metrics_from_counts",
+    "format_table", "write_csv", "write_json", "summarize",
+]
