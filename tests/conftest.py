@@ -1,0 +1,110 @@
+"""Shared fixtures for the trainer tests: phantom data sets, a T1 source model and its link to T2.
+
+Everything runs through the real commands (``nnunet-t1t2 phantom|convert|plans|link`` and
+``nnUNetv2_*``) in temporary nnU-Net folders, on the CPU, with the short schedule set through
+the environment. The data sets and the source model are built once per test session.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+T1_ID, T2_ID, T1T2_ID = 11, 12, 13
+PLANS = "nnUNetPlans_demo"
+CONFIG = "3d_fullres"
+
+#: Tiny schedule: enough to move every trainable weight, small enough for CI on two cores.
+FAST = {
+    "NNUNET_T1T2_EPOCHS": "1",
+    "NNUNET_T1T2_ITERATIONS": "2",
+    "NNUNET_T1T2_VAL_ITERATIONS": "1",
+    "nnUNet_n_proc_DA": "0",
+    "nnUNet_def_n_proc": "1",
+    "nnUNet_compile": "f",
+}
+
+
+@dataclass
+class NNUNetFolders:
+    raw: Path
+    preprocessed: Path
+    results: Path
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        import nnunet_t1t2.trainers
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("nnUNet_", "NNUNET_T1T2_"))}
+        env.update(FAST, nnUNet_raw=str(self.raw), nnUNet_preprocessed=str(self.preprocessed),
+                   nnUNet_results=str(self.results),
+                   nnUNet_extTrainer=str(Path(nnunet_t1t2.trainers.__file__).parent))
+        env.update(extra)
+        return env
+
+    def run(self, *command: str, expect_ok: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
+        """Run a console script of this environment; on an unexpected outcome show its output."""
+        result = subprocess.run([str(BIN / command[0]), *command[1:]], env=self.environment(**extra_env),
+                                capture_output=True, text=True)
+        if (result.returncode == 0) != expect_ok:
+            raise AssertionError(f"{' '.join(command)} exited {result.returncode}\n"
+                                 f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}")
+        return result
+
+    def train(self, dataset: int, trainer: str, fold: str = "0", plans: str = PLANS, *flags: str,
+              expect_ok: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
+        return self.run("nnUNetv2_train", str(dataset), CONFIG, fold, "-tr", trainer, "-p", plans, "-device", "cpu",
+                        *flags, expect_ok=expect_ok, **extra_env)
+
+    def fold_folder(self, dataset_name: str, trainer: str, fold: str = "0", plans: str = PLANS) -> Path:
+        return self.results / dataset_name / f"{trainer}__{plans}__{CONFIG}" / f"fold_{fold}"
+
+    def predict(self, dataset: int, trainer: str, images: Path, out: Path, plans: str = PLANS,
+                **extra_env: str) -> Path:
+        self.run("nnUNetv2_predict", "-i", str(images), "-o", str(out), "-d", str(dataset), "-c", CONFIG, "-tr",
+                 trainer, "-p", plans, "-f", "0", "-device", "cpu", "-npp", "1", "-nps", "1", **extra_env)
+        return out
+
+
+@dataclass
+class PhantomDatasets:
+    nnunet: NNUNetFolders
+    t1: str
+    t2: str
+    t1t2: str
+
+
+@pytest.fixture(scope="session")
+def phantom_datasets(tmp_path_factory) -> PhantomDatasets:
+    """Eight small phantom patients (four with T2), converted, planned, preprocessed with the demo preset."""
+    root = tmp_path_factory.mktemp("nnunet")
+    nnunet = NNUNetFolders(root / "raw", root / "preprocessed", root / "results")
+    phantom = root / "phantom"
+    nnunet.run("nnunet-t1t2", "phantom", "--out", str(phantom), "--n", "8", "--n-t2", "4", "--seed", "7")
+    nnunet.run("nnunet-t1t2", "convert", "--input", str(phantom), "--layout", "paired", "--name", "Phantom",
+               "--t1-id", str(T1_ID), "--t2-id", str(T2_ID), "--t1t2-id", str(T1T2_ID), "-np", "2")
+    nnunet.run("nnUNetv2_plan_and_preprocess", "-d", str(T1_ID), "-c", CONFIG, "-np", "1", "-npfp", "1")
+    nnunet.run("nnunet-t1t2", "plans", "demo", "-d", str(T1_ID))
+    nnunet.run("nnUNetv2_preprocess", "-d", str(T1_ID), "-plans_name", PLANS, "-c", CONFIG, "-np", "1")
+    names = {i: next(nnunet.raw.glob(f"Dataset{i:03d}_*")).name for i in (T1_ID, T2_ID, T1T2_ID)}
+    return PhantomDatasets(nnunet, names[T1_ID], names[T2_ID], names[T1T2_ID])
+
+
+@pytest.fixture(scope="session")
+def source_model(phantom_datasets) -> Path:
+    """The T1 source: SEUNetTrainer on the T1 phantom, fold 0; returns its fold folder."""
+    nnunet = phantom_datasets.nnunet
+    nnunet.train(T1_ID, "SEUNetTrainer")
+    return nnunet.fold_folder(phantom_datasets.t1, "SEUNetTrainer")
+
+
+@pytest.fixture(scope="session")
+def linked_target(phantom_datasets, source_model) -> PhantomDatasets:
+    """The T2 data set linked to the source model and preprocessed with its plans."""
+    phantom_datasets.nnunet.run("nnunet-t1t2", "link", "--source", str(T1_ID), "--target", str(T2_ID),
+                                "-p", PLANS, "-tr", "SEUNetTrainer", "-np", "1")
+    return phantom_datasets

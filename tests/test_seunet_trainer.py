@@ -1,0 +1,116 @@
+"""SEUNetTrainer through stock nnU-Net: training, validation, prediction, --c, discovery, the paper preset."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import SimpleITK as sitk
+import torch
+from batchgenerators.utilities.file_and_folder_operations import load_json
+
+from conftest import CONFIG, PLANS, T1_ID
+from nnunet_t1t2.discovery import SHIM_TEXT, shim_path
+from nnunet_t1t2.training.paper_schedule import EarlyStop
+
+
+def test_training_writes_checkpoint_validation_and_convergence(phantom_datasets, source_model):
+    assert (source_model / "checkpoint_final.pth").is_file()
+    summary = load_json(str(source_model / "validation" / "summary.json"))
+    assert set(summary["mean"]) == {"1", "2", "3"}
+    convergence = load_json(str(source_model / "convergence.json"))
+    assert convergence["epochs_trained"] == 1 and convergence["seconds_total"] > 0
+    checkpoint = torch.load(source_model / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert checkpoint["trainer_name"] == "SEUNetTrainer"
+    assert any(".convs.3.cse." in k for k in checkpoint["network_weights"])  # the SE blocks were trained and saved
+
+
+def test_prediction_has_the_input_grid_and_the_labels(phantom_datasets, source_model, tmp_path):
+    raw = phantom_datasets.nnunet.raw / phantom_datasets.t1
+    out = phantom_datasets.nnunet.predict(T1_ID, "SEUNetTrainer", raw / "imagesTs", tmp_path / "pred")
+    images = sorted((raw / "imagesTs").glob("*_0000.nii.gz"))
+    assert images
+    for image_file in images:
+        image = sitk.ReadImage(str(image_file))
+        prediction = sitk.ReadImage(str(out / image_file.name.replace("_0000", "")))
+        assert prediction.GetSize() == image.GetSize()
+        assert np.allclose(prediction.GetSpacing(), image.GetSpacing())
+        assert set(np.unique(sitk.GetArrayFromImage(prediction))) <= {0, 1, 2, 3}
+
+
+def test_continue_training_resumes_from_the_stopped_epoch(phantom_datasets):
+    nnunet = phantom_datasets.nnunet
+    nnunet.train(T1_ID, "SEUNetTrainer", "1")
+    folder = nnunet.fold_folder(phantom_datasets.t1, "SEUNetTrainer", "1")
+    first = torch.load(folder / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    nnunet.train(T1_ID, "SEUNetTrainer", "1", PLANS, "--c", NNUNET_T1T2_EPOCHS="2")
+    second = torch.load(folder / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert first["current_epoch"] == 1 and second["current_epoch"] == 2
+    assert load_json(str(folder / "convergence.json"))["epochs_trained"] == 2
+    assert second["logging"]["epoch_start_timestamps"][0] == first["logging"]["epoch_start_timestamps"][0]
+
+
+def test_early_stopping_ends_training_on_a_plateau(phantom_datasets, monkeypatch):
+    from nnunetv2.run.run_training import get_trainer_from_args
+
+    for key, value in phantom_datasets.nnunet.environment().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("NNUNET_T1T2_EPOCHS")  # the paper's 200 epochs: the plateau must end the training
+    trainer = get_trainer_from_args(str(T1_ID), CONFIG, 2, "SEUNetTrainer_Paper", PLANS, device=torch.device("cpu"))
+    trainer.initialize()
+    for epoch in range(12):  # best at epoch 0, then a flat pseudo Dice
+        trainer.logger.log("epoch_start_timestamps", 10.0 * epoch, epoch)
+        trainer.logger.log("epoch_end_timestamps", 10.0 * epoch + 4, epoch)
+        trainer.logger.log("mean_fg_dice", 0.5 if epoch == 0 else 0.4, epoch)
+    try:
+        trainer.on_epoch_start()
+        raise AssertionError("no early stop after 10 epochs without improvement")
+    except EarlyStop:
+        pass
+    trainer.current_epoch = 12
+    trainer.run_training()  # stops at once, saves the final checkpoint and the convergence record
+    convergence = load_json(str(trainer.output_folder + "/convergence.json"))
+    assert convergence["stopped_early"] and convergence["epochs_trained"] == 12
+    assert convergence["best_epoch"] == 0 and convergence["seconds_to_convergence"] == 4
+
+
+def _find_trainer(env: dict) -> subprocess.CompletedProcess:
+    code = ("from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name as f; "
+            "print(f('HybridMulTrainer_Paper').__name__, f('FineTune9ConvTrainer').retrained_convs)")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+
+def test_stock_nnunet_finds_the_trainers_both_ways(phantom_datasets, tmp_path):
+    env = phantom_datasets.nnunet.environment()
+    found = _find_trainer(env)
+    assert found.returncode == 0 and "HybridMulTrainer_Paper 9" in found.stdout
+    del env["nnUNet_extTrainer"]
+    assert _find_trainer(env).returncode != 0
+
+    was_registered = shim_path().is_file()
+    try:
+        phantom_datasets.nnunet.run("nnunet-t1t2", "register-trainers")
+        assert shim_path().read_text() == SHIM_TEXT
+        found = _find_trainer(env)
+        assert found.returncode == 0 and "HybridMulTrainer_Paper 9" in found.stdout, found.stderr
+        phantom_datasets.nnunet.run("nnunet-t1t2", "unregister-trainers")
+        assert not shim_path().exists()
+        assert _find_trainer(env).returncode != 0
+    finally:
+        if was_registered:
+            shim_path().write_text(SHIM_TEXT)
+
+
+def test_paper_preset_plans_are_preprocessed_by_nnunet(phantom_datasets):
+    nnunet = phantom_datasets.nnunet
+    nnunet.run("nnunet-t1t2", "plans", "paper", "-d", str(T1_ID))
+    nnunet.run("nnUNetv2_preprocess", "-d", str(T1_ID), "-plans_name", "nnUNetPlans_paper", "-c", CONFIG, "-np", "1")
+    folder = nnunet.preprocessed / phantom_datasets.t1
+    plans = json.loads((folder / "nnUNetPlans_paper.json").read_text())
+    config = plans["configurations"][CONFIG]
+    arch = config["architecture"]["arch_kwargs"]
+    assert arch["n_stages"] == 4 and arch["n_conv_per_stage"] == [3] * 4 and arch["n_conv_per_stage_decoder"] == [3] * 3
+    assert arch["norm_op"].endswith("BatchNorm3d") and arch["nonlin"] == "torch.nn.ReLU"
+    assert config["batch_size"] == 2
+    assert all(p % 8 == 0 and p <= m for p, m in zip(config["patch_size"], config["median_image_size_in_voxels"]))
+    assert config["patch_size"][0] <= 48 and max(config["patch_size"][1:]) <= 128
+    assert any((folder / "nnUNetPlans_paper_3d_fullres").iterdir())
