@@ -1,12 +1,47 @@
-"""PLACEHOLDER: replaced by the real verb while the project is being built."""
-from nnunet_t1t2.errors import UserError
+"""``nnunet-t1t2 convert``: paired MR/CT patients to nnU-Net raw data sets with CT-derived labels."""
+from __future__ import annotations
 
-HELP = "(not built yet)"
+import argparse
+from pathlib import Path
+
+HELP = "turn paired MR/CT patients into the T1, T2 and T1T2 nnU-Net raw data sets (labels from CT)"
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, type=Path, help="folder with one sub-folder per patient")
+    parser.add_argument("--layout", required=True, choices=["paired", "synthrad"],
+                        help="paired: <patient>/{t1,t2,ct} (files or DICOM folders); "
+                             "synthrad: SynthRAD2023 Task 1 brain, <patient>/{mr,ct,mask}.nii.gz")
+    parser.add_argument("--t1-id", required=True, type=int, help="nnU-Net id of the T1 data set")
+    parser.add_argument("--t2-id", type=int, help="nnU-Net id of the T2 data set [not written]")
+    parser.add_argument("--t1t2-id", type=int, help="nnU-Net id of the T1T2 data set [not written]")
+    parser.add_argument("--name", help="data set name [the input folder's name, letters and digits]")
+    parser.add_argument("-np", type=int, default=1, help="patients converted in parallel [1]")
+
+    split = parser.add_argument_group("split (by patient; defaults are the paper's 50 T1 / 14 T2 patients)")
+    split.add_argument("--folds", type=int, default=3, help="cross-validation folds [3]")
+    split.add_argument("--seed", type=int, default=0, help="seed of the split [0]")
+    split.add_argument("--t1-test-fraction", type=float, default=10 / 50, help="[0.2, 10 of 50]")
+    split.add_argument("--t1-val-fraction", type=float, default=10 / 50, help="per fold [0.2, 10 of 50]")
+    split.add_argument("--t2-test-fraction", type=float, default=3 / 14, help="[0.214, 3 of 14]")
+    split.add_argument("--t2-val-fraction", type=float, default=3 / 14, help="per fold [0.214, 3 of 14]")
+
+    labels = parser.add_argument_group("labels")
+    labels.add_argument("--bone-hu", type=float, default=600.0, help="bone above this HU [600]")
+    labels.add_argument("--air-hu", type=float, default=-500.0, help="air below this HU [-500]")
+    labels.add_argument("--head-hu", type=float, default=-400.0, help="head mask threshold on CT [-400]")
+    labels.add_argument("--min-head-dice", type=float, default=0.8,
+                        help="least Dice of MR and registered-CT head masks to accept a registration [0.8]")
 
 
-def run(args):
-    raise UserError("this verb is not built yet")
+def run(args: argparse.Namespace) -> int:
+    from nnunet_t1t2.conversion import (ConversionSettings, DatasetIds, SplitProtocol, Thresholds, convert)
+
+    settings = ConversionSettings(Thresholds(args.bone_hu, args.air_hu, args.head_hu),
+                                  min_head_dice=args.min_head_dice)
+    protocol = SplitProtocol(args.folds, args.t1_test_fraction, args.t1_val_fraction, args.t2_test_fraction,
+                             args.t2_val_fraction, args.seed)
+    summary = convert(args.input, args.layout, DatasetIds(args.t1_id, args.t2_id, args.t1t2_id), args.name,
+                      settings, protocol, num_processes=args.np)
+    print(summary.report())
+    return 1 if summary.failed else 0

@@ -1,0 +1,80 @@
+"""Labels for one MR image of a patient: register the CT to it, resample, threshold, check.
+
+T1 and T2 are handled the same way, each on its own grid with its own registration: the patient may
+have moved between the two MR scans.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import SimpleITK as sitk
+
+from nnunet_t1t2.conversion.layouts import PatientSource
+from nnunet_t1t2.conversion.reading import read_mr
+from nnunet_t1t2.conversion.registration import (RegistrationSettings, identity_registration, register_ct_to_mr,
+                                                 resample_ct_to_mr)
+from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, dice, label_volumes_ml, mr_head_mask, tissue_labels
+from nnunet_t1t2.errors import UserError
+
+
+@dataclass(frozen=True)
+class ConversionSettings:
+    """Everything that decides a case's labels; stored with each case, so a change converts again.
+    ``min_head_dice`` is the least overlap of the MR's and the registered CT's head masks for a
+    registration to count as successful."""
+
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    registration: RegistrationSettings = field(default_factory=RegistrationSettings)
+    min_head_dice: float = 0.8
+
+    def as_dict(self) -> dict:
+        return {"thresholds_hu": self.thresholds.as_dict(), "registration": self.registration.as_dict(),
+                "min_head_dice": self.min_head_dice}
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """An MR image with its labels (same grid), the facts the manifest records about them, and how
+    long reading, registration and labelling took (for the benchmark; not recorded)."""
+
+    mr: sitk.Image
+    labels: sitk.Image
+    facts: dict
+    seconds: dict[str, float]
+
+
+def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, settings: ConversionSettings,
+                   given_head_mask: sitk.Image | None = None) -> LabelledImage:
+    """Labels for the patient's ``modality`` ("T1" or "T2") image from its ``ct`` (HU, float32).
+    ``given_head_mask`` (SynthRAD's outline mask, on the MR grid) limits the head mask further.
+    Raises :class:`UserError` when the registration clearly failed."""
+    mr_path = source.t1 if modality == "T1" else source.t2
+    what = f"patient {source.patient}: {modality} {mr_path.name} with CT {source.ct.name}"
+    start = time.perf_counter()
+    mr = read_mr(mr_path, source.patient)
+    read = time.perf_counter()
+    mr_head = mr_head_mask(mr)
+    if source.registered:
+        registration = identity_registration("the input layout provides registered images")
+    else:
+        registration = register_ct_to_mr(mr, ct, mr_head, settings.registration, what)
+    registered = time.perf_counter()
+
+    ct_on_mr, ct_coverage = resample_ct_to_mr(ct, mr, registration)
+    head = ct_head_mask(ct_on_mr, settings.thresholds.head_hu)
+    if given_head_mask is not None:
+        # An outline mask may be dilated; keeping only CT head voxels stops outside air becoming "air".
+        head = head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    head_dice = dice(head, mr_head)
+    if head_dice < settings.min_head_dice:
+        raise UserError(f"{what}: registration failed: the head masks of the MR and of the registered CT overlap "
+                        f"with Dice {head_dice:.2f} < {settings.min_head_dice:g}; this image is left out")
+    labels = tissue_labels(ct_on_mr, head, settings.thresholds)
+    facts = {
+        "registration": registration.record(),
+        "quality": {"head_mask_dice": round(head_dice, 4), "ct_covers_mr_fraction": round(ct_coverage, 4)},
+        "label_volumes_ml": label_volumes_ml(labels),
+    }
+    return LabelledImage(mr, labels, facts, {"reading_mr": read - start, "registration": registered - read,
+                                             "labelling": time.perf_counter() - registered})

@@ -1,0 +1,313 @@
+"""From a folder of patients to the T1, T2 and T1T2 raw data sets (``nnunet-t1t2 convert``).
+
+The main process plans (discovery, split, which cases are already up to date), hands one job per
+patient to the workers, records each finished case in its data set's manifest as soon as it comes
+back, and at the end writes dataset.json and the splits and removes what no longer belongs. Workers
+write their cases' files themselves (atomically, :func:`install_files`), so a killed run leaves
+complete cases or nothing, and the next run picks up where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import traceback
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import SimpleITK as sitk
+from nnunetv2.paths import nnUNet_preprocessed, nnUNet_raw
+from tqdm import tqdm
+
+from nnunet_t1t2 import __version__
+from nnunet_t1t2.conversion.case import ConversionSettings, LabelledImage, label_mr_image
+from nnunet_t1t2.conversion.files import install_files
+from nnunet_t1t2.conversion.layouts import PatientSource, discover_patients
+from nnunet_t1t2.conversion.overlay import write_overlay_png
+from nnunet_t1t2.conversion.raw_dataset import STAGING_PREFIX, CasePaths, RawDataset
+from nnunet_t1t2.conversion.reading import fingerprint, read_ct, read_mask
+from nnunet_t1t2.conversion.splits import PatientSplit, SplitProtocol, nnunet_splits, split_patients, write_splits
+from nnunet_t1t2.errors import UserError
+
+
+@dataclass(frozen=True)
+class DatasetIds:
+    """nnU-Net ids of the data sets to write; a data set without an id is not written."""
+
+    t1: int
+    t2: int | None = None
+    t1t2: int | None = None
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one converted MR image goes: a case of one data set."""
+
+    dataset: RawDataset
+    case: str
+    test: bool
+    paths: CasePaths
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One MR image of a patient, to be written to ``destinations``; ``identity`` is what a
+    manifest record must match for its case to count as up to date."""
+
+    modality: str
+    identity: dict
+    destinations: tuple[Destination, ...]
+
+
+@dataclass(frozen=True)
+class PatientJob:
+    source: PatientSource
+    images: tuple[ImageJob, ...]
+    settings: ConversionSettings
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    job: ImageJob
+    patient: str
+    facts: dict | None = None
+    error: str | None = None
+
+
+@dataclass
+class ConversionSummary:
+    """What a conversion did, per MR image, and the resulting data sets."""
+
+    converted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        lines = [f"converted {len(self.converted)}, skipped {len(self.skipped)} (already up to date), "
+                 f"failed {len(self.failed)}"]
+        lines += [f"  failed: {reason}" for reason in self.failed]
+        lines += [f"  note: {note}" for note in self.notes]
+        lines += [f"  {line}" for line in self.datasets]
+        return "\n".join(lines)
+
+
+def convert(input_dir: Path, layout: str, ids: DatasetIds, name: str | None = None,
+            settings: ConversionSettings = ConversionSettings(), protocol: SplitProtocol = SplitProtocol(),
+            num_processes: int = 1, progress: bool = True) -> ConversionSummary:
+    """Convert the patients under ``input_dir`` into the data sets ``ids`` under ``$nnUNet_raw``, and
+    install their ``splits_final.json`` under ``$nnUNet_preprocessed``. Problems with single patients
+    are reported in the summary; problems with the arguments raise :class:`UserError`."""
+    for variable in (nnUNet_raw, nnUNet_preprocessed):
+        if not variable.is_set():
+            raise UserError(f"{variable.env_var_name} is not set; nnU-Net needs it (export {variable.env_var_name}=...)")
+    summary = ConversionSummary()
+    patients, problems = discover_patients(input_dir, layout)
+    summary.failed += [problem.message for problem in problems]
+    datasets = _datasets(ids, name or default_name(input_dir), patients, summary)
+    t2_patients = [p.patient for p in patients if p.t2] if any(d.kind != "T1" for d in datasets) else []
+    split = split_patients([p.patient for p in patients], t2_patients, protocol)
+
+    manifests = {dataset: dataset.read_manifest() for dataset in datasets}
+    left_out: dict[RawDataset, dict[str, str]] = {dataset: {} for dataset in datasets}
+    jobs, current = _plan(patients, datasets, split, manifests, settings, summary)
+    for outcome in _run(jobs, num_processes, progress):
+        for destination in outcome.job.destinations:
+            dataset, case = destination.dataset, destination.case
+            if outcome.error:
+                left_out[dataset][case] = outcome.error
+                continue
+            record = {**outcome.job.identity, "test": destination.test, **outcome.facts}
+            manifests[dataset][case] = current[dataset][case] = record
+            dataset.write_manifest(manifests[dataset], left_out[dataset])
+        if outcome.error:
+            summary.failed.append(outcome.error)
+        else:
+            summary.converted.append(f"{outcome.patient} {outcome.job.modality}")
+
+    provenance = {"input": str(input_dir.resolve()), "layout": layout, "converted_by": f"nnunet_t1t2 {__version__}",
+                  **settings.as_dict(), "split": protocol.as_dict()}
+    for dataset in datasets:
+        _finish(dataset, current[dataset], left_out[dataset], split, provenance, summary)
+    return summary
+
+
+def default_name(input_dir: Path) -> str:
+    """Data set name from the input folder's name: letters and digits, the first one upper case."""
+    name = re.sub(r"[^A-Za-z0-9]", "", input_dir.resolve().name)
+    if not name:
+        raise UserError(f"cannot derive a data set name from {input_dir}; give one with --name")
+    return name[0].upper() + name[1:]
+
+
+def _datasets(ids: DatasetIds, name: str, patients: list[PatientSource],
+              summary: ConversionSummary) -> list[RawDataset]:
+    if not re.fullmatch(r"[A-Za-z0-9]+", name):
+        raise UserError(f"data set name {name!r} must consist of letters and digits only")
+    requested = {"T1": ids.t1, "T2": ids.t2, "T1T2": ids.t1t2}
+    given = [i for i in requested.values() if i is not None]
+    if len(set(given)) < len(given):
+        raise UserError(f"the data set ids must differ: --t1-id {ids.t1}, --t2-id {ids.t2}, --t1t2-id {ids.t1t2}")
+    if any(not 1 <= i <= 999 for i in given):
+        raise UserError(f"data set ids must lie between 1 and 999 (nnU-Net's three digits), not {given}")
+    has_t2 = any(p.t2 for p in patients)
+    datasets = []
+    for kind, dataset_id in requested.items():
+        if dataset_id is None:
+            continue
+        dataset = RawDataset(kind, dataset_id, name)
+        if kind != "T1" and not has_t2:
+            summary.notes.append(f"no patient has a T2 image, so {dataset.folder_name} is not written")
+            continue
+        dataset.check_id_is_free()
+        datasets.append(dataset)
+    return datasets
+
+
+def _plan(patients: list[PatientSource], datasets: list[RawDataset], split: PatientSplit,
+          manifests: dict[RawDataset, dict], settings: ConversionSettings,
+          summary: ConversionSummary) -> tuple[list[PatientJob], dict[RawDataset, dict]]:
+    """The jobs for the cases that are not up to date, and the records of those that are."""
+    current: dict[RawDataset, dict] = {dataset: {} for dataset in datasets}
+    jobs = []
+    for source in patients:
+        images = []
+        for modality, mr in (("T1", source.t1), ("T2", source.t2)):
+            targets = [d for d in datasets if modality in d.modalities]
+            if mr is None or not targets:
+                continue
+            identity = _as_stored({"patient": source.patient, "modality": modality,
+                                   "sources": _fingerprints(source, mr), "settings": settings.as_dict()})
+            pending = []
+            for dataset in targets:
+                case = dataset.case_id(source.patient, modality)
+                test = source.patient in split.test_patients(dataset.kind)
+                destination = Destination(dataset, case, test, dataset.case_paths(case, test))
+                if _is_up_to_date(manifests[dataset].get(case), {**identity, "test": test}, destination.paths):
+                    current[dataset][case] = manifests[dataset][case]
+                else:
+                    pending.append(destination)
+            if pending:
+                images.append(ImageJob(modality, identity, tuple(pending)))
+            else:
+                summary.skipped.append(f"{source.patient} {modality}")
+        if images:
+            jobs.append(PatientJob(source, tuple(images), settings))
+    return jobs, current
+
+
+def _is_up_to_date(record: dict | None, identity: dict, paths: CasePaths) -> bool:
+    """A case is up to date if its record was made from the same inputs with the same settings for
+    the same place, and its files are there."""
+    return record is not None and all(record.get(key) == value for key, value in identity.items()) and paths.exist()
+
+
+def _as_stored(record: dict) -> dict:
+    """``record`` as it reads back from the JSON manifest (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(record))
+
+
+def _fingerprints(source: PatientSource, mr: Path) -> dict:
+    sources = {"mr": fingerprint(mr), "ct": fingerprint(source.ct)}
+    if source.head_mask:
+        sources["head_mask"] = fingerprint(source.head_mask)
+    return sources
+
+
+def _run(jobs: list[PatientJob], num_processes: int, progress: bool) -> Iterator[ImageOutcome]:
+    """The outcomes of all jobs, patient by patient as they finish, ``num_processes`` at a time;
+    failures are also printed as they happen."""
+    with tqdm(total=len(jobs), unit="patient", desc="converting", disable=not progress) as bar:
+        for outcomes in _outcomes_per_patient(jobs, num_processes):
+            for outcome in outcomes:
+                if outcome.error:
+                    bar.write(f"failed: {outcome.error}")
+            yield from outcomes
+            bar.update()
+
+
+def _outcomes_per_patient(jobs: list[PatientJob], num_processes: int) -> Iterator[list[ImageOutcome]]:
+    if num_processes <= 1 or len(jobs) <= 1:
+        yield from map(convert_patient, jobs)
+        return
+    threads = max(1, (os.cpu_count() or 1) // num_processes)
+    with ProcessPoolExecutor(num_processes, mp_context=get_context("spawn"), initializer=_limit_threads,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(convert_patient, job): job for job in jobs}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as e:  # the worker process died (out of memory, killed)
+                job = futures[future]
+                yield [ImageOutcome(image, job.source.patient, error=f"patient {job.source.patient}: worker process "
+                                                                     f"failed ({type(e).__name__}: {e})")
+                       for image in job.images]
+
+
+def _limit_threads(threads: int) -> None:
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+
+def convert_patient(job: PatientJob) -> list[ImageOutcome]:
+    """Convert a patient's MR images (runs in a worker). Bad input and failed registrations become
+    outcomes with an error message; so does anything unexpected, with its traceback, so that one
+    patient never stops the others."""
+    patient = job.source.patient
+    try:
+        ct = read_ct(job.source.ct, patient)
+        given_head = read_mask(job.source.head_mask, patient) if job.source.head_mask else None
+        outcomes = []
+        for image in job.images:
+            try:
+                labelled = label_mr_image(job.source, image.modality, ct, job.settings, given_head)
+                _write_case(labelled, image.destinations, title=f"{patient} {image.modality}: head-mask Dice "
+                                                                f"{labelled.facts['quality']['head_mask_dice']:.3f}")
+                outcomes.append(ImageOutcome(image, patient, facts=labelled.facts))
+            except UserError as e:
+                outcomes.append(ImageOutcome(image, patient, error=str(e)))
+        return outcomes
+    except UserError as e:
+        return [ImageOutcome(image, patient, error=str(e)) for image in job.images]
+    except Exception:
+        error = f"patient {patient}: unexpected error (please report it):\n{traceback.format_exc()}"
+        return [ImageOutcome(image, patient, error=error) for image in job.images]
+
+
+def _write_case(labelled: LabelledImage, destinations: tuple[Destination, ...], title: str) -> None:
+    """Write the case's files once into a staging folder, then install them into each destination."""
+    staging_parent = destinations[0].dataset.folder
+    staging_parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=staging_parent) as staging:
+        staged = CasePaths(Path(staging) / "image.nii.gz", Path(staging) / "label.nii.gz", Path(staging) / "qc.png")
+        sitk.WriteImage(labelled.mr, str(staged.image), useCompression=True)
+        sitk.WriteImage(labelled.labels, str(staged.label), useCompression=True)
+        write_overlay_png(labelled.mr, labelled.labels, staged.overlay, title)
+        for destination in destinations:
+            install_files({staged.overlay: destination.paths.overlay, staged.label: destination.paths.label,
+                           staged.image: destination.paths.image})
+
+
+def _finish(dataset: RawDataset, cases: dict[str, dict], left_out: dict[str, str], split: PatientSplit,
+            provenance: dict, summary: ConversionSummary) -> None:
+    """Make the data set folder match this run: manifest, stray files, dataset.json, splits."""
+    dataset.write_manifest(cases, left_out)
+    removed = dataset.remove_stray_files({case: dataset.case_paths(case, record["test"])
+                                          for case, record in cases.items()})
+    if removed:
+        summary.notes.append(f"{dataset.folder_name}: removed {len(removed)} files of cases that are no longer "
+                             f"converted or that moved between training and test")
+    training = {case: record for case, record in cases.items() if not record["test"]}
+    dataset.write_dataset_json(len(training), {**provenance, "test_patients": sorted(split.test_patients(dataset.kind))})
+    cases_of_patient: dict[str, list[str]] = {}
+    for case, record in training.items():
+        cases_of_patient.setdefault(record["patient"], []).append(case)
+    folds = nnunet_splits(split.val_folds(dataset.kind), cases_of_patient)
+    write_splits(dataset.folder, folds)
+    sizes = ", ".join(f"{len(fold['train'])}/{len(fold['val'])}" for fold in folds)
+    summary.datasets.append(f"{dataset.folder_name}: {len(training)} training cases, folds train/val {sizes}; "
+                            f"{len(cases) - len(training)} test cases")

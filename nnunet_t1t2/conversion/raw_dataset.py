@@ -1,0 +1,116 @@
+"""The nnU-Net raw data sets a conversion writes: names, case files, dataset.json and the manifest.
+
+Three kinds: ``T1`` and ``T2`` (one case per patient, named by the patient) and ``T1T2`` (the paper's
+T2-as-augmentation set: each patient's T1 and T2 as separate single-channel cases
+``<patient>_T1``/``<patient>_T2``). Beside nnU-Net's own files each data set holds
+``conversion.json``, the manifest: per case its sources and their fingerprints, the settings, the
+registration and its quality figures. A case counts as converted only once the manifest says so,
+which is what lets a re-run skip it.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnunetv2.paths import nnUNet_raw
+from nnunetv2.utilities.dataset_name_id_conversion import find_candidate_datasets
+
+from nnunet_t1t2 import __version__
+from nnunet_t1t2.conversion.files import PARTIAL_SUFFIX, write_json_atomically
+from nnunet_t1t2.conversion.tissue import LABELS
+from nnunet_t1t2.errors import UserError
+
+FILE_ENDING = ".nii.gz"
+MANIFEST = "conversion.json"
+CASE_FOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs", "qc")
+STAGING_PREFIX = ".staging-"
+CHANNEL_NAME = {"T1": "T1", "T2": "T2", "T1T2": "MR"}
+
+
+@dataclass(frozen=True)
+class CasePaths:
+    image: Path
+    label: Path
+    overlay: Path
+
+    def exist(self) -> bool:
+        return self.image.is_file() and self.label.is_file() and self.overlay.is_file()
+
+
+@dataclass(frozen=True)
+class RawDataset:
+    """One output data set: ``kind`` is ``T1``, ``T2`` or ``T1T2``."""
+
+    kind: str
+    dataset_id: int
+    name: str
+
+    @property
+    def folder_name(self) -> str:
+        return f"Dataset{self.dataset_id:03d}_{self.name}{self.kind}"
+
+    @property
+    def folder(self) -> Path:
+        return Path(nnUNet_raw.require()) / self.folder_name
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return ("T1", "T2") if self.kind == "T1T2" else (self.kind,)
+
+    def case_id(self, patient: str, modality: str) -> str:
+        return f"{patient}_{modality}" if self.kind == "T1T2" else patient
+
+    def case_paths(self, case: str, test: bool) -> CasePaths:
+        subset = "Ts" if test else "Tr"
+        return CasePaths(self.folder / f"images{subset}" / f"{case}_0000{FILE_ENDING}",
+                         self.folder / f"labels{subset}" / f"{case}{FILE_ENDING}",
+                         self.folder / "qc" / f"{case}.png")
+
+    def check_id_is_free(self) -> None:
+        """Refuse an id that nnU-Net already knows under another name (raw, preprocessed or results
+        folder): nnU-Net would then fail to tell the two apart."""
+        others = [name for name in find_candidate_datasets(self.dataset_id) if name != self.folder_name]
+        if others:
+            raise UserError(f"data set id {self.dataset_id} is already taken by {', '.join(others)}; choose "
+                            f"another id for {self.folder_name} or remove the other data set")
+
+    def read_manifest(self) -> dict[str, dict]:
+        """The manifest's case records (case id -> record); empty for a new data set."""
+        path = self.folder / MANIFEST
+        return json.loads(path.read_text())["cases"] if path.is_file() else {}
+
+    def write_manifest(self, cases: dict[str, dict], left_out: dict[str, str]) -> None:
+        write_json_atomically(self.folder / MANIFEST, {
+            "written_by": f"nnunet_t1t2 {__version__}",
+            "cases": dict(sorted(cases.items())),
+            "left_out": dict(sorted(left_out.items())),
+        })
+
+    def write_dataset_json(self, num_training: int, provenance: dict) -> None:
+        write_json_atomically(self.folder / "dataset.json", {
+            "channel_names": {"0": CHANNEL_NAME[self.kind]},
+            "labels": LABELS,
+            "numTraining": num_training,
+            "file_ending": FILE_ENDING,
+            "name": self.folder_name,
+            "description": f"{self.kind} MR of the head with bone, soft tissue and air labelled from the "
+                           f"patient's CT; written by `nnunet-t1t2 convert`",
+            "nnunet_t1t2": provenance,
+        })
+
+    def remove_stray_files(self, cases: dict[str, CasePaths]) -> list[Path]:
+        """Delete everything in the case folders that is not a file of ``cases`` (cases that moved
+        between training and test, patients no longer converted, leftovers of a killed run), so
+        that the data set mirrors the last conversion. Returns what was deleted."""
+        keep = {path for paths in cases.values() for path in (paths.image, paths.label, paths.overlay)}
+        removed = [path for folder in CASE_FOLDERS if (self.folder / folder).is_dir()
+                   for path in sorted((self.folder / folder).iterdir()) if path not in keep]
+        removed += sorted(self.folder.glob(f"{STAGING_PREFIX}*")) + sorted(self.folder.glob(f".*{PARTIAL_SUFFIX}"))
+        for path in removed:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        return removed
