@@ -1,12 +1,28 @@
-"""PLACEHOLDER: replaced by the real verb while the project is being built."""
-from nnunet_t1t2.errors import UserError
+"""``nnunet-t1t2 phantom``: write a seeded set of paired head phantoms (T1, some T2, CT, truth)."""
+from __future__ import annotations
 
-HELP = "(not built yet)"
+import argparse
 
-
-def add_arguments(parser):
-    pass
+HELP = "Generate paired T1/T2/CT head phantoms with ground-truth bone, soft-tissue and air labels."
 
 
-def run(args):
-    raise UserError("this verb is not built yet")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (one sub-folder per patient)")
+    parser.add_argument("--n", type=int, required=True, metavar="N", help="number of patients")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    parser.add_argument("--size", choices=("small", "paper"), default="small",
+                        help="small: ~3 mm MR voxels, fast (default); paper: the paper's grids (MR 256x256x250, CT 512x512x150)")
+    parser.add_argument("--n-t2", type=int, default=None, metavar="K",
+                        help="how many patients also get a T2 (default round(0.28*N), at least 1)")
+    parser.add_argument("--ct-dtype", choices=("int16", "uint16"), default="int16",
+                        help="CT storage: int16 HU (default), or uint16 HU+1024 with the NIfTI rescale intercept -1024")
+    parser.add_argument("--overwrite", action="store_true", help="replace the phantom in a non-empty output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from nnunet_t1t2.phantom import generate_phantom
+
+    folders = generate_phantom(args.out, args.n, seed=args.seed, size=args.size, n_t2=args.n_t2,
+                               overwrite=args.overwrite, ct_dtype=args.ct_dtype, progress=print)
+    print(f"wrote {len(folders)} patients to {args.out}")
+    return 0
