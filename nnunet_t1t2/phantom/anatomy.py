@@ -97,17 +97,26 @@ class HeadParameters:
     cavities: tuple[Cavity, ...]
 
     def to_json(self) -> dict:
-        return _rounded(asdict(self))
+        """Plain JSON data; :meth:`from_json` rebuilds exactly the same head from it."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "HeadParameters":
+        def ellipsoid(d: dict) -> Ellipsoid:
+            return Ellipsoid(tuple(d["centre"]), tuple(d["semi_axes"]))
+
+        fields = {k: _tuples(v) for k, v in data.items()}
+        fields["skull_mm"] = dict(data["skull_mm"])
+        fields["face"] = ellipsoid(data["face"])
+        for name in ("ventricles", "deep_grey", "mastoids"):
+            fields[name] = tuple(ellipsoid(d) for d in data[name])
+        fields["cavities"] = tuple(Cavity(c["name"], ellipsoid(c["shape"]), c["wall_mm"], c["mucosa_mm"]) for c in data["cavities"])
+        return cls(**fields)
 
 
-def _rounded(value):
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_rounded(v) for v in value]
-    if isinstance(value, float):
-        return round(value, 4)
-    return value
+def _tuples(value):
+    """JSON lists back to the tuples the dataclasses hold."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 FRONTAL_SINUS_DIRECTION = np.array([0.0, -1.0, -0.15]) / np.linalg.norm([0.0, -1.0, -0.15])
@@ -134,7 +143,7 @@ def draw_head_parameters(rng: np.random.Generator, min_bone_mm: float) -> HeadPa
 
     atrophy = float(rng.uniform(0.0, 1.0))
     wall_mm = max(2.0, min_bone_mm)
-    ventricle_axes = scaled(jitter(5.0) * (1 + 0.6 * atrophy), jitter(24.0), jitter(8.0) * (1 + 0.5 * atrophy))
+    ventricle_axes = scaled(jitter(6.0) * (1 + 0.5 * atrophy), jitter(26.0), jitter(9.0) * (1 + 0.4 * atrophy))
     ventricle_centre = scaled(ventricle_axes[0] / s + 3.0, jitter(-4.0, 0.5), jitter(12.0, 0.2))
     eye_centre = scaled(jitter(31.0, 0.04), jitter(-64.0, 0.03), jitter(-40.0, 0.05))
     maxillary_centre = scaled(jitter(26.0, 0.05), -50.0, -75.0)

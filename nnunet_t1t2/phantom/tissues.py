@@ -84,8 +84,8 @@ class TissueProperties:
             str(int(t)): {
                 "name": t.name.lower(),
                 "hu": round(float(self.hu[t]), 1),
-                "t1w": round(float(self.t1w[t]), 4),
-                "t2w": round(float(self.t2w[t]), 4),
+                "t1w": round(float(self.t1w[t]), 5),
+                "t2w": round(float(self.t2w[t]), 5),
                 "label": NOMINAL[t].label,
                 "on_mr": NOMINAL[t].on_mr,
             }
@@ -105,7 +105,8 @@ def draw_tissue_properties(rng: np.random.Generator) -> TissueProperties:
     hu[Tissue.CORTICAL_BONE] = rng.uniform(1000, 1400)
     t1w *= rng.uniform(0.92, 1.08, N_TISSUES).astype(np.float32)
     t2w *= rng.uniform(0.92, 1.08, N_TISSUES).astype(np.float32)
-    return TissueProperties(hu=hu, t1w=t1w, t2w=t2w)
+    # Rounded as the legend prints them, so that the legend is exact.
+    return TissueProperties(hu=np.round(hu, 1), t1w=np.round(t1w, 5), t2w=np.round(t2w, 5))
 
 
 def label_of_tissue() -> np.ndarray:
