@@ -11,6 +11,7 @@ the folders listed in ``nnUNet_extTrainer``. Two routes, both working from a pla
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from nnunet_t1t2.errors import UserError
@@ -54,3 +55,18 @@ def unregister_trainers() -> Path | None:
         raise UserError(f"{path} was not written by nnunet-t1t2 register-trainers; not removing it")
     path.unlink()
     return path
+
+
+def find_trainer_class(name: str) -> type:
+    """A trainer class by name: nnunet-t1t2's own without any set-up, any other as nnU-Net finds it
+    (its own folder, then ``nnUNet_extTrainer``)."""
+    import nnunet_t1t2.trainers as ours
+    from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
+
+    if hasattr(ours, name):
+        return getattr(ours, name)
+    try:
+        return recursive_find_trainer_class_by_name(name)
+    except RuntimeError:
+        raise UserError(f"trainer {name} not found by nnU-Net (nnUNet_extTrainer is "
+                        f"{os.environ.get('nnUNet_extTrainer', 'not set')})") from None

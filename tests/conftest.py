@@ -24,10 +24,12 @@ FAST = {
     "NNUNET_T1T2_EPOCHS": "1",
     "NNUNET_T1T2_ITERATIONS": "2",
     "NNUNET_T1T2_VAL_ITERATIONS": "1",
-    "nnUNet_n_proc_DA": "0",
     "nnUNet_def_n_proc": "1",
     "nnUNet_compile": "f",
 }
+#: Augmentation in the training process (no worker processes). Not for planning: nnU-Net's planner
+#: calls torch.set_num_threads(nnUNet_n_proc_DA), which fails for 0.
+IN_PROCESS_AUGMENTATION = {"nnUNet_n_proc_DA": "0"}
 
 
 @dataclass
@@ -58,7 +60,7 @@ class NNUNetFolders:
     def train(self, dataset: int, trainer: str, fold: str = "0", plans: str = PLANS, *flags: str,
               expect_ok: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
         return self.run("nnUNetv2_train", str(dataset), CONFIG, fold, "-tr", trainer, "-p", plans, "-device", "cpu",
-                        *flags, expect_ok=expect_ok, **extra_env)
+                        *flags, expect_ok=expect_ok, **{**IN_PROCESS_AUGMENTATION, **extra_env})
 
     def fold_folder(self, dataset_name: str, trainer: str, fold: str = "0", plans: str = PLANS) -> Path:
         return self.results / dataset_name / f"{trainer}__{plans}__{CONFIG}" / f"fold_{fold}"
@@ -66,7 +68,8 @@ class NNUNetFolders:
     def predict(self, dataset: int, trainer: str, images: Path, out: Path, plans: str = PLANS,
                 **extra_env: str) -> Path:
         self.run("nnUNetv2_predict", "-i", str(images), "-o", str(out), "-d", str(dataset), "-c", CONFIG, "-tr",
-                 trainer, "-p", plans, "-f", "0", "-device", "cpu", "-npp", "1", "-nps", "1", **extra_env)
+                 trainer, "-p", plans, "-f", "0", "-device", "cpu", "-npp", "1", "-nps", "1", "--disable_tta",
+                 **extra_env)
         return out
 
 

@@ -8,7 +8,7 @@ import SimpleITK as sitk
 import torch
 from batchgenerators.utilities.file_and_folder_operations import load_json
 
-from conftest import CONFIG, PLANS, T1_ID
+from conftest import CONFIG, IN_PROCESS_AUGMENTATION, PLANS, T1_ID
 from nnunet_t1t2.discovery import SHIM_TEXT, shim_path
 from nnunet_t1t2.training.paper_schedule import EarlyStop
 
@@ -52,7 +52,7 @@ def test_continue_training_resumes_from_the_stopped_epoch(phantom_datasets):
 def test_early_stopping_ends_training_on_a_plateau(phantom_datasets, monkeypatch):
     from nnunetv2.run.run_training import get_trainer_from_args
 
-    for key, value in phantom_datasets.nnunet.environment().items():
+    for key, value in phantom_datasets.nnunet.environment(**IN_PROCESS_AUGMENTATION).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("NNUNET_T1T2_EPOCHS")  # the paper's 200 epochs: the plateau must end the training
     trainer = get_trainer_from_args(str(T1_ID), CONFIG, 2, "SEUNetTrainer_Paper", PLANS, device=torch.device("cpu"))

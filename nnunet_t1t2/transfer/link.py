@@ -17,8 +17,8 @@ from batchgenerators.utilities.file_and_folder_operations import load_json, save
 from nnunetv2.experiment_planning.plans_for_pretraining.move_plans_between_datasets import \
     move_plans_between_datasets
 from nnunetv2.paths import nnUNet_preprocessed, nnUNet_raw
-from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
 
+from nnunet_t1t2.discovery import find_trainer_class
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.nnunet_paths import dataset_name
 from nnunet_t1t2.transfer.source import (SourceModel, linked_source, load_checkpoint, record_source,
@@ -28,11 +28,7 @@ from nnunet_t1t2.transfer.source import (SourceModel, linked_source, load_checkp
 def _check_source(source: SourceModel, target: str, target_channels: int) -> None:
     from nnunet_t1t2.transfer.trainer import TransferTrainer
 
-    try:
-        trainer_class = recursive_find_trainer_class_by_name(source.trainer)
-    except RuntimeError:
-        raise UserError(f"trainer {source.trainer} not found (set nnUNet_extTrainer=$(nnunet-t1t2 trainers-path) "
-                        f"for nnunet-t1t2's trainers)") from None
+    trainer_class = find_trainer_class(source.trainer)
     if issubclass(trainer_class, TransferTrainer):
         raise UserError(f"{source.trainer} is a transfer trainer; link a source model trained from scratch")
     path = source.checkpoint_path()

@@ -9,10 +9,10 @@ in. Which modules then train is the one thing each concrete trainer decides
 from __future__ import annotations
 
 import torch
-from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 from torch import nn
 
+from nnunet_t1t2.discovery import find_trainer_class
 from nnunet_t1t2.errors import UserError, exit_on_user_error
 from nnunet_t1t2.networks.conv_layers import last_conv_layers
 from nnunet_t1t2.networks.hybrid import HybridUNet
@@ -27,7 +27,7 @@ def source_trainer_class(plans: dict) -> type:
     source = linked_source(plans)
     if source is None:
         raise UserError(f"the plans of {plans['dataset_name']} ({plans['plans_name']}) name no source model")
-    trainer_class = recursive_find_trainer_class_by_name(source.trainer)
+    trainer_class = find_trainer_class(source.trainer)
     if issubclass(trainer_class, TransferTrainer):
         raise UserError(f"the source model {source} is itself a transfer model; link a model trained from scratch")
     return trainer_class
