@@ -19,7 +19,9 @@ from nnunet_t1t2.cli import main
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.phantom import SIZES, generate_phantom, simulate_patient
 from nnunet_t1t2.phantom import generate as generate_module
-from nnunet_t1t2.phantom.anatomy import HeadAnatomy, HeadParameters, draw_head_parameters
+from nnunet_t1t2.phantom.anatomy import HeadAnatomy
+from nnunet_t1t2.phantom.head import HeadParameters
+from nnunet_t1t2.phantom.random_head import draw_head_parameters
 from nnunet_t1t2.phantom.generate import choose_t2_patients, default_n_t2
 from nnunet_t1t2.phantom.geometry import Grid
 from nnunet_t1t2.phantom.patient import PatientPhantom, Volume
@@ -64,11 +66,6 @@ def read(folder: Path, name: str, pixel_type=None) -> sitk.Image:
 
 def array(folder: Path, name: str) -> np.ndarray:
     return sitk.GetArrayFromImage(read(folder, name))
-
-
-def interior(tissues: np.ndarray, tissue: Tissue) -> np.ndarray:
-    """Voxels of ``tissue`` whose whole 3x3x3 neighbourhood is that tissue (free of partial volume)."""
-    return ndimage.binary_erosion(tissues == tissue, np.ones((3, 3, 3)))
 
 
 def sitk_transform(matrix) -> sitk.AffineTransform:
@@ -311,12 +308,13 @@ def centroid_mm(image: sitk.Image, mask: np.ndarray) -> np.ndarray:
 def test_recorded_t2_transform_maps_structures_onto_themselves(t2_patient):
     t2_from_t1 = np.array(record(t2_patient)["transforms"]["t2_from_t1"]["matrix"])
     t1, t2 = read(t2_patient, "tissues_t1"), read(t2_patient, "tissues_t2")
-    for tissue in (Tissue.EYE, Tissue.INTERNAL_AIR, Tissue.WHITE_MATTER):
+    for tissue in (Tissue.EYE, Tissue.GREY_MATTER):  # large, and inside both fields of view
         in_t1 = centroid_mm(t1, sitk.GetArrayFromImage(t1) == tissue)
         in_t2 = centroid_mm(t2, sitk.GetArrayFromImage(t2) == tissue)
         mapped = t2_from_t1[:3, :3] @ in_t1 + t2_from_t1[:3, 3]
-        assert np.linalg.norm(mapped - in_t2) < 0.4 * np.linalg.norm(in_t1 - in_t2), tissue.name
-        assert np.linalg.norm(mapped - in_t2) < 1.0, tissue.name
+        # voxelisation moves a centroid by a few tenths of a mm; the patient moved more than that
+        assert np.linalg.norm(mapped - in_t2) < 0.6, tissue.name
+        assert np.linalg.norm(in_t1 - in_t2) > 2 * np.linalg.norm(mapped - in_t2), tissue.name
 
 
 def test_truth_is_the_thresholded_noise_free_hu_of_each_mr_voxel(t2_patient):

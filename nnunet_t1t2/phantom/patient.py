@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnunet_t1t2.phantom.anatomy import HeadAnatomy, draw_head_parameters
+from nnunet_t1t2.phantom.anatomy import HeadAnatomy
+from nnunet_t1t2.phantom.random_head import draw_head_parameters
 from nnunet_t1t2.phantom.ct import acquire_ct, body_table, draw_ct_acquisition, encode_ct
 from nnunet_t1t2.phantom.geometry import Grid, describe_rigid, random_rigid
 from nnunet_t1t2.phantom.mr import acquire_mr, draw_mr_acquisition

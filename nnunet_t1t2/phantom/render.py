@@ -21,6 +21,7 @@ from scipy import ndimage
 
 from nnunet_t1t2.phantom.anatomy import HeadAnatomy
 from nnunet_t1t2.phantom.geometry import Grid, apply
+from nnunet_t1t2.phantom.shapes import take
 from nnunet_t1t2.phantom.tissues import Tissue
 
 POINTS_PER_CHUNK = 1 << 18
@@ -53,34 +54,34 @@ def render(
     if any(r.stop <= r.start for r in region):
         return Rendering(tissue, hu, signal)
 
-    region_shape = tuple(r.stop - r.start for r in region)
     k_index, j_index, i_index = (np.arange(r.start, r.stop, dtype=np.float32) for r in region)
-    slab = max(1, POINTS_PER_CHUNK // (region_shape[1] * region_shape[2]))
+    slab = max(1, POINTS_PER_CHUNK // (len(j_index) * len(i_index)))
     centre_ids = np.concatenate([
         anatomy.tissue_at(_points(head_from_index, k_index[k0:k0 + slab, None, None], j_index[None, :, None], i_index[None, None, :]))
         for k0 in range(0, len(k_index), slab)
-    ]).reshape(region_shape)
+    ]).reshape(len(k_index), len(j_index), len(i_index))
     tissue[region] = centre_ids
 
+    # Uniform voxels: the centre's tissue (bone density varies over centimetres, not within a voxel).
     mixed = ndimage.maximum_filter(centre_ids, size=3) != ndimage.minimum_filter(centre_ids, size=3)
     uniform_hu = hu_table[centre_ids]
     bone = np.nonzero((centre_ids == Tissue.CORTICAL_BONE) & ~mixed)
-    bone_points = _points(head_from_index, k_index[bone[0]], j_index[bone[1]], i_index[bone[2]])
-    uniform_hu[bone] *= anatomy.cortical_hu_scale(bone_points)
+    uniform_hu[bone] *= anatomy.cortical_hu_scale(_points(head_from_index, k_index[bone[0]], j_index[bone[1]], i_index[bone[2]]))
     hu[region] = uniform_hu
     signal[region] = signal_table[centre_ids]
 
+    # Mixed voxels: the mean over sub-voxels.
     offsets = (head_from_index[:3, :3] @ _subvoxel_offsets(supersample)).astype(np.float32)
+    n_sub = offsets.shape[1]
     mixed_voxels = np.nonzero(mixed)
-    step = max(1, POINTS_PER_CHUNK // offsets.shape[1])
+    step = max(1, POINTS_PER_CHUNK // n_sub)
     for start in range(0, len(mixed_voxels[0]), step):
-        voxels = tuple(v[start:start + step] for v in mixed_voxels)
-        centres = _points(head_from_index, k_index[voxels[0]], j_index[voxels[1]], i_index[voxels[2]])
-        points = (centres[:, :, None] + offsets[:, None, :]).reshape(3, -1)
+        k, j, i = (v[start:start + step] for v in mixed_voxels)
+        points = (_points(head_from_index, k_index[k], j_index[j], i_index[i])[:, :, None] + offsets[:, None, :]).reshape(3, -1)
         ids = anatomy.tissue_at(points)
-        target = tuple(v + r.start for v, r in zip(voxels, region))
-        hu[target] = _hu(anatomy, hu_table, ids, points).reshape(-1, offsets.shape[1]).mean(axis=1)
-        signal[target] = signal_table[ids].reshape(-1, offsets.shape[1]).mean(axis=1)
+        target = (k + region[0].start, j + region[1].start, i + region[2].start)
+        hu[target] = _hu(anatomy, hu_table, ids, points).reshape(-1, n_sub).mean(axis=1)
+        signal[target] = signal_table[ids].reshape(-1, n_sub).mean(axis=1)
     return Rendering(tissue, hu, signal)
 
 
@@ -95,7 +96,7 @@ def _hu(anatomy: HeadAnatomy, hu_table: np.ndarray, ids: np.ndarray, points: np.
     """Noise-free HU at points: the tissue's HU, times the regional density factor for bone."""
     hu = hu_table[ids]
     bone = np.flatnonzero(ids == Tissue.CORTICAL_BONE)
-    hu[bone] *= anatomy.cortical_hu_scale(points[:, bone])
+    hu[bone] *= anatomy.cortical_hu_scale(take(points, bone))
     return hu
 
 

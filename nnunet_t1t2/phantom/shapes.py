@@ -24,6 +24,12 @@ def direction_basis(u: np.ndarray) -> np.ndarray:
     ])
 
 
+def take(points: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """The points at ``indices``, kept row-contiguous (``points[:, indices]`` would be column-major
+    and make every later per-coordinate operation strided)."""
+    return np.take(points, indices, axis=1)
+
+
 def norm(points: np.ndarray) -> np.ndarray:
     x, y, z = points
     return np.sqrt(x * x + y * y + z * z)

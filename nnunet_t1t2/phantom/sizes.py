@@ -9,7 +9,9 @@ and sinus mucosa at 3.2 mm, so that CT-derived labels linearly resampled onto th
 match the truth (with the true transform: bone Dice ~0.94, soft tissue ~0.98, air ~0.85).
 
 Fields of view are centred in each scanner's physical space, where the head sits near the origin
-(MR isocentre); the CT's is shifted backwards to take in the head rest and the couch.
+(MR isocentre); the CT's is shifted backwards to take in the head rest and the couch. The paper's CT
+covers only 225 mm in z, less than the 230 mm from vertex to chin, so at ``paper`` size it is
+centred on the cranium and the lowest ~15 mm of the MR field of view (chin, neck) has no CT.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ SIZES: dict[str, PhantomSize] = {
     "paper": PhantomSize(
         name="paper",
         mr=Grid.centred_on((0.0, 3.0, -20.0), (256, 256, 250), (0.86, 0.86, 1.0)),
-        ct=Grid.centred_on((0.0, 25.0, -25.0), (512, 512, 150), (0.97, 0.97, 1.5)),
+        ct=Grid.centred_on((0.0, 25.0, -17.5), (512, 512, 150), (0.97, 0.97, 1.5)),
         min_bone_mm=1.5,
         mr_supersample=(2, 2, 2),
         ct_supersample=(2, 2, 2),

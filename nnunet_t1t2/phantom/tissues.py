@@ -108,7 +108,3 @@ def draw_tissue_properties(rng: np.random.Generator) -> TissueProperties:
     # Rounded as the legend prints them, so that the legend is exact.
     return TissueProperties(hu=np.round(hu, 1), t1w=np.round(t1w, 5), t2w=np.round(t2w, 5))
 
-
-def label_of_tissue() -> np.ndarray:
-    """Lookup table tissue id -> segmentation label."""
-    return np.array([NOMINAL[t].label for t in Tissue], dtype=np.uint8)
