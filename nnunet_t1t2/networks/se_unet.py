@@ -24,10 +24,13 @@ from typing import List, Tuple, Type, Union
 
 import torch
 from dynamic_network_architectures.architectures.unet import PlainConvUNet
+from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.dropout import _DropoutNd
 
+from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.networks.squeeze_excitation import SqueezeExcitation
 
 
@@ -70,13 +73,10 @@ class SEUNet(PlainConvUNet):
         return [stage[-1] for stage in self.encoder.stages] + list(self.decoder.stages)
 
 
-def build_seunet_from_plans(configuration_manager, num_input_channels: int, num_output_channels: int,
-                            deep_supervision: bool = True, se_mode: str = "cse_sse") -> SEUNet:
+def build_seunet_from_plans(configuration_manager: ConfigurationManager, num_input_channels: int,
+                            num_output_channels: int, deep_supervision: bool = True,
+                            se_mode: str = "cse_sse") -> SEUNet:
     """An SEUNet with the topology that nnU-Net planned for PlainConvUNet (or for SEUNet itself)."""
-    from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
-
-    from nnunet_t1t2.errors import UserError
-
     planned = configuration_manager.network_arch_class_name
     if planned.split(".")[-1] not in ("PlainConvUNet", "SEUNet"):
         raise UserError(f"SEUNet is built from plans for nnU-Net's PlainConvUNet, but this configuration plans "
