@@ -29,16 +29,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     labels = parser.add_argument_group("labels")
     labels.add_argument("--bone-hu", type=float, default=600.0, help="bone above this HU [600]")
     labels.add_argument("--air-hu", type=float, default=-500.0, help="air below this HU [-500]")
-    labels.add_argument("--head-hu", type=float, default=-400.0, help="head mask threshold on CT [-400]")
-    labels.add_argument("--min-head-dice", type=float, default=0.8,
-                        help="least Dice of MR and registered-CT head masks to accept a registration [0.8]")
+    labels.add_argument("--head-hu", type=float, default=-500.0, help="head mask threshold on CT [-500]")
+    quality = parser.add_argument_group("registration quality (a case outside these limits is left out)")
+    quality.add_argument("--min-head-dice", type=float, default=0.8,
+                         help="least Dice of the MR's and the registered CT's head masks [0.8]")
+    quality.add_argument("--max-bone-signal", type=float, default=0.7,
+                         help="most median MR signal in CT bone, relative to soft tissue [0.7]")
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnunet_t1t2.conversion import (ConversionSettings, DatasetIds, SplitProtocol, Thresholds, convert)
+    from nnunet_t1t2.conversion import ConversionSettings, DatasetIds, QualityLimits, SplitProtocol, Thresholds, convert
 
     settings = ConversionSettings(Thresholds(args.bone_hu, args.air_hu, args.head_hu),
-                                  min_head_dice=args.min_head_dice)
+                                  quality=QualityLimits(args.min_head_dice, args.max_bone_signal))
     protocol = SplitProtocol(args.folds, args.t1_test_fraction, args.t1_val_fraction, args.t2_test_fraction,
                              args.t2_val_fraction, args.seed)
     summary = convert(args.input, args.layout, DatasetIds(args.t1_id, args.t2_id, args.t1t2_id), args.name,

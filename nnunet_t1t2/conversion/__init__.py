@@ -5,9 +5,10 @@ data set's ``splits_final.json`` back into nnU-Net's preprocessed folder.
 """
 from nnunet_t1t2.conversion.case import ConversionSettings
 from nnunet_t1t2.conversion.pipeline import ConversionSummary, DatasetIds, convert
+from nnunet_t1t2.conversion.quality import QualityLimits
 from nnunet_t1t2.conversion.registration import RegistrationSettings
 from nnunet_t1t2.conversion.splits import SplitProtocol, install_splits
 from nnunet_t1t2.conversion.tissue import LABELS, Thresholds
 
-__all__ = ["LABELS", "ConversionSettings", "ConversionSummary", "DatasetIds", "RegistrationSettings",
-           "SplitProtocol", "Thresholds", "convert", "install_splits"]
+__all__ = ["LABELS", "ConversionSettings", "ConversionSummary", "DatasetIds", "QualityLimits",
+           "RegistrationSettings", "SplitProtocol", "Thresholds", "convert", "install_splits"]

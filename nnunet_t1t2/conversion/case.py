@@ -14,23 +14,21 @@ from nnunet_t1t2.conversion.layouts import PatientSource
 from nnunet_t1t2.conversion.reading import read_mr
 from nnunet_t1t2.conversion.registration import (RegistrationSettings, identity_registration, register_ct_to_mr,
                                                  resample_ct_to_mr)
-from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, dice, label_volumes_ml, mr_head_mask, tissue_labels
-from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.conversion.quality import QualityLimits, check_quality, registration_quality
+from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, label_volumes_ml, mr_head_mask, tissue_labels
 
 
 @dataclass(frozen=True)
 class ConversionSettings:
-    """Everything that decides a case's labels; stored with each case, so a change converts again.
-    ``min_head_dice`` is the least overlap of the MR's and the registered CT's head masks for a
-    registration to count as successful."""
+    """Everything that decides a case's labels; stored with each case, so a change converts again."""
 
     thresholds: Thresholds = field(default_factory=Thresholds)
     registration: RegistrationSettings = field(default_factory=RegistrationSettings)
-    min_head_dice: float = 0.8
+    quality: QualityLimits = field(default_factory=QualityLimits)
 
     def as_dict(self) -> dict:
         return {"thresholds_hu": self.thresholds.as_dict(), "registration": self.registration.as_dict(),
-                "min_head_dice": self.min_head_dice}
+                "quality_limits": self.quality.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
                    given_head_mask: sitk.Image | None = None) -> LabelledImage:
     """Labels for the patient's ``modality`` ("T1" or "T2") image from its ``ct`` (HU, float32).
     ``given_head_mask`` (SynthRAD's outline mask, on the MR grid) limits the head mask further.
-    Raises :class:`UserError` when the registration clearly failed."""
+    Raises :class:`UserError` for bad input and when the registration clearly failed."""
     mr_path = source.t1 if modality == "T1" else source.t2
     what = f"patient {source.patient}: {modality} {mr_path.name} with CT {source.ct.name}"
     start = time.perf_counter()
@@ -66,15 +64,13 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
     if given_head_mask is not None:
         # An outline mask may be dilated; keeping only CT head voxels stops outside air becoming "air".
         head = head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
-    head_dice = dice(head, mr_head)
-    if head_dice < settings.min_head_dice:
-        raise UserError(f"{what}: registration failed: the head masks of the MR and of the registered CT overlap "
-                        f"with Dice {head_dice:.2f} < {settings.min_head_dice:g}; this image is left out")
     labels = tissue_labels(ct_on_mr, head, settings.thresholds)
+    quality = registration_quality(mr, mr_head, head, labels)
+    check_quality(quality, settings.quality, what)
     facts = {
         "registration": registration.record(),
-        "quality": {"head_mask_dice": round(head_dice, 4), "ct_covers_mr_fraction": round(ct_coverage, 4)},
+        "quality": {**quality, "ct_covers_mr_fraction": round(ct_coverage, 4)},
         "label_volumes_ml": label_volumes_ml(labels),
     }
-    return LabelledImage(mr, labels, facts, {"reading_mr": read - start, "registration": registered - read,
+    return LabelledImage(mr, labels, facts, {"reading": read - start, "registration": registered - read,
                                              "labelling": time.perf_counter() - registered})

@@ -12,7 +12,9 @@ import json
 import os
 import re
 import tempfile
+import time
 import traceback
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,11 +29,14 @@ from nnunet_t1t2 import __version__
 from nnunet_t1t2.conversion.case import ConversionSettings, LabelledImage, label_mr_image
 from nnunet_t1t2.conversion.files import install_files
 from nnunet_t1t2.conversion.layouts import PatientSource, discover_patients
+from nnunet_t1t2.conversion.manifest import Manifest
 from nnunet_t1t2.conversion.overlay import write_overlay_png
 from nnunet_t1t2.conversion.raw_dataset import STAGING_PREFIX, CasePaths, RawDataset
 from nnunet_t1t2.conversion.reading import fingerprint, read_ct, read_mask
 from nnunet_t1t2.conversion.splits import PatientSplit, SplitProtocol, nnunet_splits, split_patients, write_splits
 from nnunet_t1t2.errors import UserError
+
+STAGES = ("reading", "registration", "labelling", "writing")
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,8 @@ class Destination:
 
 @dataclass(frozen=True)
 class ImageJob:
-    """One MR image of a patient, to be written to ``destinations``; ``identity`` is what a
-    manifest record must match for its case to count as up to date."""
+    """One MR image of a patient and the cases it becomes; ``identity`` is the part of their
+    manifest records that decides whether they are up to date."""
 
     modality: str
     identity: dict
@@ -73,9 +78,15 @@ class PatientJob:
 @dataclass(frozen=True)
 class ImageOutcome:
     job: ImageJob
-    patient: str
     facts: dict | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class PatientOutcome:
+    patient: str
+    images: list[ImageOutcome]
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,11 +98,17 @@ class ConversionSummary:
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    seconds: list[dict[str, float]] = field(default_factory=list)
+    """Time per stage of each patient with a converted image."""
 
     def report(self) -> str:
         lines = [f"converted {len(self.converted)}, skipped {len(self.skipped)} (already up to date), "
-                 f"failed {len(self.failed)}"]
-        lines += [f"  failed: {reason}" for reason in self.failed]
+                 f"failed {len(self.failed)} MR images"]
+        if self.seconds:
+            mean = {stage: sum(s.get(stage, 0.0) for s in self.seconds) / len(self.seconds) for stage in STAGES}
+            lines.append(f"  {sum(mean.values()):.1f} s per patient ("
+                         + ", ".join(f"{stage} {mean[stage]:.1f}" for stage in STAGES) + ")")
+        lines += [f"  failed: {reason}" for reason in sorted(self.failed)]
         lines += [f"  note: {note}" for note in self.notes]
         lines += [f"  {line}" for line in self.datasets]
         return "\n".join(lines)
@@ -113,27 +130,27 @@ def convert(input_dir: Path, layout: str, ids: DatasetIds, name: str | None = No
     t2_patients = [p.patient for p in patients if p.t2] if any(d.kind != "T1" for d in datasets) else []
     split = split_patients([p.patient for p in patients], t2_patients, protocol)
 
-    manifests = {dataset: dataset.read_manifest() for dataset in datasets}
-    left_out: dict[RawDataset, dict[str, str]] = {dataset: {} for dataset in datasets}
-    jobs, current = _plan(patients, datasets, split, manifests, settings, summary)
+    manifests = {dataset: Manifest(dataset.folder) for dataset in datasets}
+    jobs = _plan(patients, manifests, split, settings, summary)
     for outcome in _run(jobs, num_processes, progress):
-        for destination in outcome.job.destinations:
-            dataset, case = destination.dataset, destination.case
-            if outcome.error:
-                left_out[dataset][case] = outcome.error
-                continue
-            record = {**outcome.job.identity, "test": destination.test, **outcome.facts}
-            manifests[dataset][case] = current[dataset][case] = record
-            dataset.write_manifest(manifests[dataset], left_out[dataset])
-        if outcome.error:
-            summary.failed.append(outcome.error)
-        else:
-            summary.converted.append(f"{outcome.patient} {outcome.job.modality}")
+        for image in outcome.images:
+            for destination in image.job.destinations:
+                manifest = manifests[destination.dataset]
+                if image.error:
+                    manifest.leave_out(destination.case, image.error)
+                else:
+                    manifest.add(destination.case, {**image.job.identity, "test": destination.test, **image.facts})
+            if image.error:
+                summary.failed.append(image.error)
+            else:
+                summary.converted.append(f"{outcome.patient} {image.job.modality}")
+        if any(not image.error for image in outcome.images):
+            summary.seconds.append(outcome.seconds)
 
     provenance = {"input": str(input_dir.resolve()), "layout": layout, "converted_by": f"nnunet_t1t2 {__version__}",
                   **settings.as_dict(), "split": protocol.as_dict()}
-    for dataset in datasets:
-        _finish(dataset, current[dataset], left_out[dataset], split, provenance, summary)
+    for dataset, manifest in manifests.items():
+        _finish(dataset, manifest, split, provenance, summary)
     return summary
 
 
@@ -169,28 +186,24 @@ def _datasets(ids: DatasetIds, name: str, patients: list[PatientSource],
     return datasets
 
 
-def _plan(patients: list[PatientSource], datasets: list[RawDataset], split: PatientSplit,
-          manifests: dict[RawDataset, dict], settings: ConversionSettings,
-          summary: ConversionSummary) -> tuple[list[PatientJob], dict[RawDataset, dict]]:
-    """The jobs for the cases that are not up to date, and the records of those that are."""
-    current: dict[RawDataset, dict] = {dataset: {} for dataset in datasets}
+def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], split: PatientSplit,
+          settings: ConversionSettings, summary: ConversionSummary) -> list[PatientJob]:
+    """The jobs for the cases that are not up to date (the manifests keep the records of the others)."""
     jobs = []
     for source in patients:
         images = []
         for modality, mr in (("T1", source.t1), ("T2", source.t2)):
-            targets = [d for d in datasets if modality in d.modalities]
-            if mr is None or not targets:
+            datasets = [dataset for dataset in manifests if modality in dataset.modalities]
+            if mr is None or not datasets:
                 continue
             identity = _as_stored({"patient": source.patient, "modality": modality,
                                    "sources": _fingerprints(source, mr), "settings": settings.as_dict()})
             pending = []
-            for dataset in targets:
+            for dataset in datasets:
                 case = dataset.case_id(source.patient, modality)
                 test = source.patient in split.test_patients(dataset.kind)
                 destination = Destination(dataset, case, test, dataset.case_paths(case, test))
-                if _is_up_to_date(manifests[dataset].get(case), {**identity, "test": test}, destination.paths):
-                    current[dataset][case] = manifests[dataset][case]
-                else:
+                if not manifests[dataset].keep_if_up_to_date(case, {**identity, "test": test}, destination.paths):
                     pending.append(destination)
             if pending:
                 images.append(ImageJob(modality, identity, tuple(pending)))
@@ -198,13 +211,7 @@ def _plan(patients: list[PatientSource], datasets: list[RawDataset], split: Pati
                 summary.skipped.append(f"{source.patient} {modality}")
         if images:
             jobs.append(PatientJob(source, tuple(images), settings))
-    return jobs, current
-
-
-def _is_up_to_date(record: dict | None, identity: dict, paths: CasePaths) -> bool:
-    """A case is up to date if its record was made from the same inputs with the same settings for
-    the same place, and its files are there."""
-    return record is not None and all(record.get(key) == value for key, value in identity.items()) and paths.exist()
+    return jobs
 
 
 def _as_stored(record: dict) -> dict:
@@ -219,19 +226,19 @@ def _fingerprints(source: PatientSource, mr: Path) -> dict:
     return sources
 
 
-def _run(jobs: list[PatientJob], num_processes: int, progress: bool) -> Iterator[ImageOutcome]:
-    """The outcomes of all jobs, patient by patient as they finish, ``num_processes`` at a time;
-    failures are also printed as they happen."""
+def _run(jobs: list[PatientJob], num_processes: int, progress: bool) -> Iterator[PatientOutcome]:
+    """The outcomes of all jobs as they finish, ``num_processes`` patients at a time; failures are
+    also printed as they happen."""
     with tqdm(total=len(jobs), unit="patient", desc="converting", disable=not progress) as bar:
-        for outcomes in _outcomes_per_patient(jobs, num_processes):
-            for outcome in outcomes:
-                if outcome.error:
-                    bar.write(f"failed: {outcome.error}")
-            yield from outcomes
+        for outcome in _outcomes(jobs, num_processes):
+            for image in outcome.images:
+                if image.error:
+                    bar.write(f"failed: {image.error}")
+            yield outcome
             bar.update()
 
 
-def _outcomes_per_patient(jobs: list[PatientJob], num_processes: int) -> Iterator[list[ImageOutcome]]:
+def _outcomes(jobs: list[PatientJob], num_processes: int) -> Iterator[PatientOutcome]:
     if num_processes <= 1 or len(jobs) <= 1:
         yield from map(convert_patient, jobs)
         return
@@ -244,38 +251,45 @@ def _outcomes_per_patient(jobs: list[PatientJob], num_processes: int) -> Iterato
                 yield future.result()
             except Exception as e:  # the worker process died (out of memory, killed)
                 job = futures[future]
-                yield [ImageOutcome(image, job.source.patient, error=f"patient {job.source.patient}: worker process "
-                                                                     f"failed ({type(e).__name__}: {e})")
-                       for image in job.images]
+                error = f"patient {job.source.patient}: worker process failed ({type(e).__name__}: {e})"
+                yield PatientOutcome(job.source.patient, [ImageOutcome(image, error=error) for image in job.images])
 
 
 def _limit_threads(threads: int) -> None:
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
 
-def convert_patient(job: PatientJob) -> list[ImageOutcome]:
+def convert_patient(job: PatientJob) -> PatientOutcome:
     """Convert a patient's MR images (runs in a worker). Bad input and failed registrations become
     outcomes with an error message; so does anything unexpected, with its traceback, so that one
     patient never stops the others."""
     patient = job.source.patient
+    seconds: Counter[str] = Counter()
     try:
+        start = time.perf_counter()
         ct = read_ct(job.source.ct, patient)
         given_head = read_mask(job.source.head_mask, patient) if job.source.head_mask else None
-        outcomes = []
+        seconds["reading"] += time.perf_counter() - start
+        images = []
         for image in job.images:
             try:
                 labelled = label_mr_image(job.source, image.modality, ct, job.settings, given_head)
-                _write_case(labelled, image.destinations, title=f"{patient} {image.modality}: head-mask Dice "
-                                                                f"{labelled.facts['quality']['head_mask_dice']:.3f}")
-                outcomes.append(ImageOutcome(image, patient, facts=labelled.facts))
+                seconds.update(labelled.seconds)
+                start = time.perf_counter()
+                quality = labelled.facts["quality"]
+                _write_case(labelled, image.destinations,
+                            title=f"{patient} {image.modality}: head-mask Dice {quality['head_mask_dice']:.3f}, "
+                                  f"MR signal in bone {quality['bone_signal_ratio']:.2f} of soft tissue's")
+                seconds["writing"] += time.perf_counter() - start
+                images.append(ImageOutcome(image, facts=labelled.facts))
             except UserError as e:
-                outcomes.append(ImageOutcome(image, patient, error=str(e)))
-        return outcomes
+                images.append(ImageOutcome(image, error=str(e)))
+        return PatientOutcome(patient, images, dict(seconds))
     except UserError as e:
-        return [ImageOutcome(image, patient, error=str(e)) for image in job.images]
+        return PatientOutcome(patient, [ImageOutcome(image, error=str(e)) for image in job.images])
     except Exception:
         error = f"patient {patient}: unexpected error (please report it):\n{traceback.format_exc()}"
-        return [ImageOutcome(image, patient, error=error) for image in job.images]
+        return PatientOutcome(patient, [ImageOutcome(image, error=error) for image in job.images])
 
 
 def _write_case(labelled: LabelledImage, destinations: tuple[Destination, ...], title: str) -> None:
@@ -292,16 +306,16 @@ def _write_case(labelled: LabelledImage, destinations: tuple[Destination, ...], 
                            staged.image: destination.paths.image})
 
 
-def _finish(dataset: RawDataset, cases: dict[str, dict], left_out: dict[str, str], split: PatientSplit,
-            provenance: dict, summary: ConversionSummary) -> None:
+def _finish(dataset: RawDataset, manifest: Manifest, split: PatientSplit, provenance: dict,
+            summary: ConversionSummary) -> None:
     """Make the data set folder match this run: manifest, stray files, dataset.json, splits."""
-    dataset.write_manifest(cases, left_out)
+    manifest.finish()
     removed = dataset.remove_stray_files({case: dataset.case_paths(case, record["test"])
-                                          for case, record in cases.items()})
+                                          for case, record in manifest.cases.items()})
     if removed:
         summary.notes.append(f"{dataset.folder_name}: removed {len(removed)} files of cases that are no longer "
                              f"converted or that moved between training and test")
-    training = {case: record for case, record in cases.items() if not record["test"]}
+    training = {case: record for case, record in manifest.cases.items() if not record["test"]}
     dataset.write_dataset_json(len(training), {**provenance, "test_patients": sorted(split.test_patients(dataset.kind))})
     cases_of_patient: dict[str, list[str]] = {}
     for case, record in training.items():
@@ -310,4 +324,4 @@ def _finish(dataset: RawDataset, cases: dict[str, dict], left_out: dict[str, str
     write_splits(dataset.folder, folds)
     sizes = ", ".join(f"{len(fold['train'])}/{len(fold['val'])}" for fold in folds)
     summary.datasets.append(f"{dataset.folder_name}: {len(training)} training cases, folds train/val {sizes}; "
-                            f"{len(cases) - len(training)} test cases")
+                            f"{len(manifest.cases) - len(training)} test cases")

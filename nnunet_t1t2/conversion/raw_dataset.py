@@ -1,15 +1,12 @@
-"""The nnU-Net raw data sets a conversion writes: names, case files, dataset.json and the manifest.
+"""The nnU-Net raw data sets a conversion writes: names, ids, case files and dataset.json.
 
 Three kinds: ``T1`` and ``T2`` (one case per patient, named by the patient) and ``T1T2`` (the paper's
 T2-as-augmentation set: each patient's T1 and T2 as separate single-channel cases
-``<patient>_T1``/``<patient>_T2``). Beside nnU-Net's own files each data set holds
-``conversion.json``, the manifest: per case its sources and their fingerprints, the settings, the
-registration and its quality figures. A case counts as converted only once the manifest says so,
-which is what lets a re-run skip it.
+``<patient>_T1``/``<patient>_T2``). Beside nnU-Net's files each data set holds a ``qc`` folder
+with an overlay per case and the manifest (:mod:`nnunet_t1t2.conversion.manifest`).
 """
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +14,11 @@ from pathlib import Path
 from nnunetv2.paths import nnUNet_raw
 from nnunetv2.utilities.dataset_name_id_conversion import find_candidate_datasets
 
-from nnunet_t1t2 import __version__
 from nnunet_t1t2.conversion.files import PARTIAL_SUFFIX, write_json_atomically
 from nnunet_t1t2.conversion.tissue import LABELS
 from nnunet_t1t2.errors import UserError
 
 FILE_ENDING = ".nii.gz"
-MANIFEST = "conversion.json"
 CASE_FOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs", "qc")
 STAGING_PREFIX = ".staging-"
 CHANNEL_NAME = {"T1": "T1", "T2": "T2", "T1T2": "MR"}
@@ -75,18 +70,6 @@ class RawDataset:
         if others:
             raise UserError(f"data set id {self.dataset_id} is already taken by {', '.join(others)}; choose "
                             f"another id for {self.folder_name} or remove the other data set")
-
-    def read_manifest(self) -> dict[str, dict]:
-        """The manifest's case records (case id -> record); empty for a new data set."""
-        path = self.folder / MANIFEST
-        return json.loads(path.read_text())["cases"] if path.is_file() else {}
-
-    def write_manifest(self, cases: dict[str, dict], left_out: dict[str, str]) -> None:
-        write_json_atomically(self.folder / MANIFEST, {
-            "written_by": f"nnunet_t1t2 {__version__}",
-            "cases": dict(sorted(cases.items())),
-            "left_out": dict(sorted(left_out.items())),
-        })
 
     def write_dataset_json(self, num_training: int, provenance: dict) -> None:
         write_json_atomically(self.folder / "dataset.json", {

