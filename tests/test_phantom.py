@@ -20,11 +20,11 @@ from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.phantom import SIZES, generate_phantom, simulate_patient
 from nnunet_t1t2.phantom import generate as generate_module
 from nnunet_t1t2.phantom.anatomy import HeadAnatomy
-from nnunet_t1t2.phantom.head import HeadParameters
-from nnunet_t1t2.phantom.random_head import draw_head_parameters
 from nnunet_t1t2.phantom.generate import choose_t2_patients, default_n_t2
 from nnunet_t1t2.phantom.geometry import Grid
+from nnunet_t1t2.phantom.head import HeadParameters
 from nnunet_t1t2.phantom.patient import PatientPhantom, Volume
+from nnunet_t1t2.phantom.random_head import draw_head_parameters
 from nnunet_t1t2.phantom.tissues import Tissue
 
 SEED = 0
@@ -59,9 +59,8 @@ def legend(folder: Path) -> dict:
     return json.loads((folder / "tissue_legend.json").read_text())
 
 
-def read(folder: Path, name: str, pixel_type=None) -> sitk.Image:
-    path = str(folder / f"{name}.nii.gz")
-    return sitk.ReadImage(path, pixel_type) if pixel_type is not None else sitk.ReadImage(path)
+def read(folder: Path, name: str, pixel_type=sitk.sitkUnknown) -> sitk.Image:
+    return sitk.ReadImage(str(folder / f"{name}.nii.gz"), pixel_type)
 
 
 def array(folder: Path, name: str) -> np.ndarray:
