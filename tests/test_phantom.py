@@ -19,6 +19,7 @@ from nnunet_t1t2.cli import main
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.phantom import SIZES, generate_phantom, simulate_patient
 from nnunet_t1t2.phantom import generate as generate_module
+from nnunet_t1t2.phantom import writer
 from nnunet_t1t2.phantom.anatomy import HeadAnatomy
 from nnunet_t1t2.phantom.generate import choose_t2_patients, default_n_t2
 from nnunet_t1t2.phantom.geometry import Grid
@@ -416,8 +417,6 @@ def test_non_empty_folder_needs_overwrite_which_replaces_only_phantom_folders(tm
 
 def test_an_interrupted_run_leaves_no_half_written_patient(tmp_path, monkeypatch):
     monkeypatch.setattr(generate_module, "simulate_patient", fake_patient)
-    from nnunet_t1t2.phantom import writer
-
     real_write_volume, calls = writer.write_volume, []
 
     def interrupted_write_volume(volume, path):
@@ -435,3 +434,14 @@ def test_an_interrupted_run_leaves_no_half_written_patient(tmp_path, monkeypatch
     monkeypatch.setattr(writer, "write_volume", real_write_volume)
     generate_phantom(out, n=3, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == ["phantom_000", "phantom_001", "phantom_002"]
+
+
+def test_a_failed_write_is_reported_and_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(generate_module, "simulate_patient", fake_patient)
+    def full_disk(volume, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "write_volume", full_disk)
+    with pytest.raises(UserError, match="cannot write .*phantom_000: No space left on device"):
+        generate_phantom(tmp_path / "out", n=2)
+    assert list((tmp_path / "out").iterdir()) == []

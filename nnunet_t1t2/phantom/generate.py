@@ -44,8 +44,9 @@ def generate_phantom(
     """Write ``n`` paired head phantoms to ``out_dir/phantom_000``, ... and return their folders.
 
     Every patient has T1, CT and their truth; ``n_t2`` of them (default ``round(0.28 n)``, at
-    least 1) also have a T2. The same arguments give byte-identical files, and a patient's
-    content depends only on (seed, index). With ``overwrite``, an existing folder is reused:
+    least 1) also have a T2. The same arguments give byte-identical files. A patient's anatomy
+    and images depend only on (seed, index); only whether it gets a T2 depends on ``n`` and
+    ``n_t2``. With ``overwrite``, an existing folder is reused:
     patient folders this call writes are replaced, and stale ``phantom_NNN`` folders from an
     earlier, larger set are removed; nothing else in it is touched.
     """
@@ -59,7 +60,10 @@ def generate_phantom(
         started = time.perf_counter()
         patient = simulate_patient(seed, index, SIZES[size], index in with_t2, ct_dtype)
         folder = out / patient.patient_id
-        write_patient(patient, folder)
+        try:
+            write_patient(patient, folder)
+        except OSError as e:  # disk full, read-only file system, ...: nothing half-written stays
+            raise UserError(f"cannot write {folder}: {e.strerror or e}") from e
         folders.append(folder)
         if progress:
             scans = "T1, T2, CT" if index in with_t2 else "T1, CT"
