@@ -24,6 +24,7 @@ from nnunet_t1t2.phantom.anatomy import HeadAnatomy
 from nnunet_t1t2.phantom.generate import choose_t2_patients, default_n_t2
 from nnunet_t1t2.phantom.geometry import Grid
 from nnunet_t1t2.phantom.head import HeadParameters
+from nnunet_t1t2.phantom.mr import bias_field
 from nnunet_t1t2.phantom.patient import PatientPhantom, Volume
 from nnunet_t1t2.phantom.random_head import draw_head_parameters
 from nnunet_t1t2.phantom.tissues import Tissue
@@ -202,16 +203,28 @@ def test_bone_and_air_cannot_be_told_apart_by_intensity(t2_patient, mr):
     assert best_threshold_error(image[core(tissues, Tissue.WHITE_MATTER)], image[core(tissues, Tissue.CSF)]) < 0.05
 
 
-def test_mr_has_rician_noise_and_a_different_bias_field_per_scan(t2_patient):
-    rec = record(t2_patient)
-    t1, tissues = array(t2_patient, "t1").astype(float), array(t2_patient, "tissues_t1")
-    outside = core(tissues, Tissue.OUTSIDE_AIR)
-    assert np.all(t1[outside] >= 0) and np.mean(t1[outside] > 0) > 0.9  # magnitude noise: air is not zero
+def octant_spread(image: np.ndarray, mask: np.ndarray) -> float:
+    """Brightest over darkest median of ``image`` in the eight octants of ``mask``."""
+    coords = np.nonzero(mask)
+    upper = [c >= np.median(c) for c in coords]
+    medians = [np.median(image[coords][(upper[0] == a) & (upper[1] == b) & (upper[2] == c)])
+               for a in (0, 1) for b in (0, 1) for c in (0, 1)]
+    return max(medians) / min(medians)
+
+
+@pytest.mark.parametrize("mr", ["t1", "t2"])
+def test_mr_has_the_recorded_bias_field_and_rician_noise(t2_patient, mr):
+    acquisition = record(t2_patient)["acquisition"][mr]
+    image, tissues = array(t2_patient, mr).astype(float), array(t2_patient, f"tissues_{mr}")
     white = core(tissues, Tissue.WHITE_MATTER)
-    z_half = np.arange(t1.shape[0])[:, None, None] > t1.shape[0] * 0.45
-    upper, lower = np.median(t1[white & z_half]), np.median(t1[white & ~z_half])
-    assert upper != lower
-    assert rec["acquisition"]["t1"]["bias_coefficients"] != rec["acquisition"]["t2"]["bias_coefficients"]
+    field = bias_field(image.shape, acquisition["bias_coefficients"])
+    assert octant_spread(image, white) > 1.03  # a smooth bias across the head...
+    assert octant_spread(image / field, white) < 1.01  # ...which is the recorded one
+    # Air holds the modulus of complex Gaussian noise: Rayleigh, mean = 1.2533 sigma, mean/std = 1.913.
+    air = image[core(tissues, Tissue.OUTSIDE_AIR)]
+    assert air.mean() == pytest.approx(1.2533 * acquisition["noise_sigma"] * acquisition["gain"], rel=0.05)
+    assert air.mean() / air.std() == pytest.approx(1.913, rel=0.05)
+    assert acquisition["bias_coefficients"] != record(t2_patient)["acquisition"]["t2" if mr == "t1" else "t1"]["bias_coefficients"]
 
 
 # --- CT ---------------------------------------------------------------------------------------
@@ -233,8 +246,10 @@ def test_ct_hounsfield_units_per_tissue(patients):
         assert 15 < median[Tissue.WHITE_MATTER] < 65 and 0 < median[Tissue.MUSCLE] < 90
         assert 600 < median[Tissue.CORTICAL_BONE] < 1800
         assert median[Tissue.INTERNAL_AIR] < -700
-        noise = hu[-3:, :15].std()  # above and in front of the head: air and noise only
-        assert 8 < noise < 25
+        air = hu[-3:, :15]  # above and in front of the head: air and noise only
+        assert air.mean() == pytest.approx(-1000, abs=3)
+        assert air.std() == pytest.approx(record(folder)["acquisition"]["ct"]["noise_hu"], rel=0.12)  # -1024 clips a little
+        assert 10 <= record(folder)["acquisition"]["ct"]["noise_hu"] <= 20
 
 
 def test_head_rest_and_couch_are_on_ct_only(patients):
