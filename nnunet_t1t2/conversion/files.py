@@ -21,9 +21,13 @@ def partial_name(path: Path) -> Path:
 
 
 def write_json_atomically(path: Path, data) -> None:
+    """Write ``data`` as JSON, leaving an identical file untouched (a re-run changes nothing)."""
+    text = json.dumps(data, indent=2) + "\n"
+    if path.is_file() and path.read_text() == text:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_name(path)
-    partial.write_text(json.dumps(data, indent=2) + "\n")
+    partial.write_text(text)
     os.replace(partial, path)
 
 

@@ -61,19 +61,21 @@ def discover_patients(input_dir: Path, layout: str) -> tuple[list[PatientSource]
     seen: dict[str, Path] = {}
     for folder in sorted(p for p in input_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         patient = sanitize_identifier(folder.name)
+        named = patient or folder.name  # for messages
         try:
-            found = {role: _find_image(folder, role) for role in roles}
+            found = {role: _find_image(named, folder, role) for role in roles}
             if not any(found.values()):
                 continue
             if not patient:
-                raise UserError(f"folder name {folder.name!r} has no letters or digits to name the case by; rename it")
+                raise UserError(f"patient {named}: {folder}: the folder name has no letters or digits to name "
+                                f"the case by; rename it")
             if patient in seen:
-                raise UserError(f"folder name {folder.name!r} gives the same case identifier {patient!r} as "
-                                f"{seen[patient].name!r}; rename one of them")
+                raise UserError(f"patient {patient}: {folder}: gives the same case identifier as "
+                                f"{seen[patient]}; rename one of them")
             seen[patient] = folder
             patients.append(_patient_source(patient, folder, layout, found))
         except UserError as e:
-            problems.append(DiscoveryProblem(patient or folder.name, str(e)))
+            problems.append(DiscoveryProblem(named, str(e)))
     if not patients and not problems:
         raise UserError(f"no patient folders in {input_dir}: expected sub-folders holding "
                         f"{'/'.join(roles)} images (layout {layout!r})")
@@ -82,22 +84,22 @@ def discover_patients(input_dir: Path, layout: str) -> tuple[list[PatientSource]
 
 def _patient_source(patient: str, folder: Path, layout: str, found: dict[str, Path | None]) -> PatientSource:
     if layout == "synthrad":
-        _require(folder, found, ("mr", "ct", "mask"))
+        _require(patient, folder, found, ("mr", "ct", "mask"))
         return PatientSource(patient, folder, t1=found["mr"], ct=found["ct"], head_mask=found["mask"],
                              registered=True)
-    _require(folder, found, ("t1", "ct"))
+    _require(patient, folder, found, ("t1", "ct"))
     return PatientSource(patient, folder, t1=found["t1"], ct=found["ct"], t2=found["t2"])
 
 
-def _require(folder: Path, found: dict[str, Path | None], required: tuple[str, ...]) -> None:
+def _require(patient: str, folder: Path, found: dict[str, Path | None], required: tuple[str, ...]) -> None:
     missing = [role for role in required if found[role] is None]
     if missing:
-        raise UserError(f"patient folder {folder} has no {' and no '.join(missing)} image (expected "
+        raise UserError(f"patient {patient}: {folder}: has no {' and no '.join(missing)} image (expected "
                         f"{missing[0]}{IMAGE_SUFFIXES[0]} or another of {', '.join(IMAGE_SUFFIXES[1:])}, "
                         f"or a DICOM folder named {missing[0]})")
 
 
-def _find_image(folder: Path, role: str) -> Path | None:
+def _find_image(patient: str, folder: Path, role: str) -> Path | None:
     """The one file ``<role><suffix>`` or DICOM folder ``<role>`` in ``folder`` (names compared
     case-insensitively); None if there is none, an error if there are several."""
     candidates = [entry for entry in folder.iterdir()
@@ -105,5 +107,5 @@ def _find_image(folder: Path, role: str) -> Path | None:
                   or (entry.is_file() and entry.name.lower() in {role + suffix for suffix in IMAGE_SUFFIXES})]
     if len(candidates) > 1:
         names = ", ".join(sorted(c.name for c in candidates))
-        raise UserError(f"patient folder {folder} has several {role} images ({names}); keep one")
+        raise UserError(f"patient {patient}: {folder}: has several {role} images ({names}); keep one")
     return candidates[0] if candidates else None

@@ -1,14 +1,13 @@
 """Reading MR and CT images, and refusing the ones that would silently give wrong labels.
 
 SimpleITK reads every format, but some broken inputs get through it unnoticed: a truncated NIfTI
-file reads without complaint (the missing voxels come back as zeros), and a CT stored as raw
-scanner values (0..4095, no rescale intercept) reads fine but puts every threshold in the wrong
-place. Every check here happens before registration, and every message names the patient and the
+file reads without complaint (the missing voxels come back as zeros), so do NaN voxels in NIfTI
+(as zeros), and a CT stored as raw scanner values (0..4095, no rescale intercept) reads fine but
+puts every threshold in the wrong place. Every check here happens before registration, and every message names the patient and the
 file, so that nothing reaches the user as a traceback from inside ITK.
 """
 from __future__ import annotations
 
-import gzip
 import zlib
 from pathlib import Path
 
@@ -78,7 +77,7 @@ def _read(path: Path, patient: str) -> sitk.Image:
     if path.is_dir():
         return _read_dicom_series(path, patient)
     if path.name.lower().endswith((".nii", ".nii.gz")):
-        _check_nifti_complete(path, patient)
+        _check_nifti_data(path, patient)
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as e:
@@ -101,25 +100,22 @@ def _read_dicom_series(folder: Path, patient: str) -> sitk.Image:
         raise image_error(patient, folder, f"DICOM series cannot be read ({_itk_reason(e)})") from None
 
 
-def _check_nifti_complete(path: Path, patient: str) -> None:
-    """Refuse a NIfTI file with fewer bytes than its header promises, which ITK would read silently."""
+def _check_nifti_data(path: Path, patient: str) -> None:
+    """Read the voxel data of a NIfTI file once with nibabel, which ITK cannot be trusted with here:
+    ITK reads a truncated file without complaint (the missing voxels become zeros) and turns NaN
+    voxels into zeros."""
     import nibabel
 
     try:
-        header = nibabel.load(str(path)).header
-    except Exception as e:  # nibabel raises several types for files that are not NIfTI
-        raise image_error(patient, path, f"not a readable NIfTI file ({e})") from None
-    expected = int(header.get_data_offset()) + header.get_data_dtype().itemsize * int(np.prod(header.get_data_shape()))
-    if path.name.lower().endswith(".gz"):
-        try:
-            with gzip.open(path) as stream:
-                available = sum(len(chunk) for chunk in iter(lambda: stream.read(1 << 24), b""))
-        except (EOFError, OSError, zlib.error):
-            raise image_error(patient, path, "file is truncated or corrupt (the gzip stream ends early)") from None
-    else:
-        available = path.stat().st_size
-    if available < expected:
-        raise image_error(patient, path, f"file is truncated: {available} bytes of the {expected} its header promises")
+        data = np.asanyarray(nibabel.load(str(path)).dataobj)
+    except (EOFError, zlib.error):
+        raise image_error(patient, path, "file is truncated or corrupt (the gzip stream ends early)") from None
+    except OSError as e:
+        raise image_error(patient, path, f"file is truncated or unreadable ({str(e).splitlines()[0]})") from None
+    except Exception as e:  # nibabel's ImageFileError and others for files that are not NIfTI
+        raise image_error(patient, path, f"not a readable NIfTI file ({str(e).splitlines()[0]})") from None
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise image_error(patient, path, f"has {data.size - np.count_nonzero(np.isfinite(data))} NaN or infinite voxels")
 
 
 def _check_volume(image: sitk.Image, path: Path, patient: str) -> np.ndarray:
