@@ -5,7 +5,6 @@ have moved between the two MR scans.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import SimpleITK as sitk
@@ -15,6 +14,7 @@ from nnunet_t1t2.conversion.reading import read_mr
 from nnunet_t1t2.conversion.registration import (RegistrationSettings, identity_registration, register_ct_to_mr,
                                                  resample_ct_to_mr)
 from nnunet_t1t2.conversion.quality import QualityLimits, check_quality, registration_quality
+from nnunet_t1t2.conversion.timing import StageClock
 from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, label_volumes_ml, mr_head_mask, tissue_labels
 
 
@@ -33,44 +33,41 @@ class ConversionSettings:
 
 @dataclass(frozen=True)
 class LabelledImage:
-    """An MR image with its labels (same grid), the facts the manifest records about them, and how
-    long reading, registration and labelling took (for the benchmark; not recorded)."""
+    """An MR image with its labels (same grid) and the facts the manifest records about them."""
 
     mr: sitk.Image
     labels: sitk.Image
     facts: dict
-    seconds: dict[str, float]
 
 
 def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, settings: ConversionSettings,
-                   given_head_mask: sitk.Image | None = None) -> LabelledImage:
-    """Labels for the patient's ``modality`` ("T1" or "T2") image from its ``ct`` (HU, float32).
-    ``given_head_mask`` (SynthRAD's outline mask, on the MR grid) limits the head mask further.
-    Raises :class:`UserError` for bad input and when the registration clearly failed."""
+                   clock: StageClock, given_head_mask: sitk.Image | None = None) -> LabelledImage:
+    """Labels for the patient's ``modality`` ("T1" or "T2") image from its ``ct`` (HU, float32),
+    timing the stages on ``clock``. ``given_head_mask`` (SynthRAD's outline mask, on the MR grid)
+    limits the head mask further. Raises :class:`UserError` for bad input and when the registration
+    clearly failed."""
     mr_path = source.t1 if modality == "T1" else source.t2
     what = f"patient {source.patient}: {modality} {mr_path.name} with CT {source.ct.name}"
-    start = time.perf_counter()
-    mr = read_mr(mr_path, source.patient)
-    read = time.perf_counter()
-    mr_head = mr_head_mask(mr)
-    if source.registered:
-        registration = identity_registration("the input layout provides registered images")
-    else:
-        registration = register_ct_to_mr(mr, ct, mr_head, settings.registration, what)
-    registered = time.perf_counter()
-
-    ct_on_mr, ct_coverage = resample_ct_to_mr(ct, mr, registration)
-    head = ct_head_mask(ct_on_mr, settings.thresholds.head_hu)
-    if given_head_mask is not None:
-        # An outline mask may be dilated; keeping only CT head voxels stops outside air becoming "air".
-        head = head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
-    labels = tissue_labels(ct_on_mr, head, settings.thresholds)
-    quality = registration_quality(mr, mr_head, head, labels)
-    check_quality(quality, settings.quality, what)
-    facts = {
-        "registration": registration.record(),
-        "quality": {**quality, "ct_covers_mr_fraction": round(ct_coverage, 4)},
-        "label_volumes_ml": label_volumes_ml(labels),
-    }
-    return LabelledImage(mr, labels, facts, {"reading": read - start, "registration": registered - read,
-                                             "labelling": time.perf_counter() - registered})
+    with clock.stage("reading"):
+        mr = read_mr(mr_path, source.patient)
+    with clock.stage("registration"):
+        mr_head = mr_head_mask(mr)
+        if source.registered:
+            registration = identity_registration("the input layout provides registered images")
+        else:
+            registration = register_ct_to_mr(mr, ct, mr_head, settings.registration, what)
+    with clock.stage("labelling"):
+        ct_on_mr, ct_coverage = resample_ct_to_mr(ct, mr, registration)
+        head = ct_head_mask(ct_on_mr, settings.thresholds.head_hu)
+        if given_head_mask is not None:
+            # An outline mask may be dilated; keeping only CT head voxels stops outside air becoming "air".
+            head = head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+        labels = tissue_labels(ct_on_mr, head, settings.thresholds)
+        quality = registration_quality(mr, mr_head, head, labels)
+        check_quality(quality, settings.quality, what)
+        facts = {
+            "registration": registration.record(),
+            "quality": {**quality, "ct_covers_mr_fraction": round(ct_coverage, 4)},
+            "label_volumes_ml": label_volumes_ml(labels),
+        }
+    return LabelledImage(mr, labels, facts)

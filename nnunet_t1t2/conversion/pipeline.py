@@ -12,9 +12,7 @@ import json
 import os
 import re
 import tempfile
-import time
 import traceback
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from nnunet_t1t2.conversion.overlay import write_overlay_png
 from nnunet_t1t2.conversion.raw_dataset import STAGING_PREFIX, CasePaths, RawDataset
 from nnunet_t1t2.conversion.reading import fingerprint, read_ct, read_mask
 from nnunet_t1t2.conversion.splits import PatientSplit, SplitProtocol, nnunet_splits, split_patients, write_splits
+from nnunet_t1t2.conversion.timing import StageClock
 from nnunet_t1t2.errors import UserError
 
 STAGES = ("reading", "registration", "labelling", "writing")
@@ -86,7 +85,7 @@ class ImageOutcome:
 class PatientOutcome:
     patient: str
     images: list[ImageOutcome]
-    seconds: dict[str, float] = field(default_factory=dict)
+    clock: StageClock = field(default_factory=StageClock)
 
 
 @dataclass
@@ -98,14 +97,15 @@ class ConversionSummary:
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
-    seconds: list[dict[str, float]] = field(default_factory=list)
-    """Time per stage of each patient with a converted image."""
+    clocks: dict[str, StageClock] = field(default_factory=dict)
+    """Time per stage (:data:`STAGES`) of each patient with a converted image."""
 
     def report(self) -> str:
         lines = [f"converted {len(self.converted)}, skipped {len(self.skipped)} (already up to date), "
                  f"failed {len(self.failed)} MR images"]
-        if self.seconds:
-            mean = {stage: sum(s.get(stage, 0.0) for s in self.seconds) / len(self.seconds) for stage in STAGES}
+        if self.clocks:
+            mean = {stage: sum(clock.wall[stage] for clock in self.clocks.values()) / len(self.clocks)
+                    for stage in STAGES}
             lines.append(f"  {sum(mean.values()):.1f} s per patient ("
                          + ", ".join(f"{stage} {mean[stage]:.1f}" for stage in STAGES) + ")")
         lines += [f"  failed: {reason}" for reason in sorted(self.failed)]
@@ -125,9 +125,13 @@ def convert(input_dir: Path, layout: str, ids: DatasetIds, name: str | None = No
             raise UserError(f"{variable.env_var_name} is not set; nnU-Net needs it (export {variable.env_var_name}=...)")
     summary = ConversionSummary()
     patients, problems = discover_patients(input_dir, layout)
+    if not patients:
+        raise UserError("no patient in {} can be converted:\n  {}".format(
+            input_dir, "\n  ".join(problem.message for problem in problems)))
     summary.failed += [problem.message for problem in problems]
     datasets = _datasets(ids, name or default_name(input_dir), patients, summary)
-    t2_patients = [p.patient for p in patients if p.t2] if any(d.kind != "T1" for d in datasets) else []
+    # The T2 data set's patients shape the others' splits (its test patients stay out of all training).
+    t2_patients = [p.patient for p in patients if p.t2] if any(d.kind == "T2" for d in datasets) else []
     split = split_patients([p.patient for p in patients], t2_patients, protocol)
 
     manifests = {dataset: Manifest(dataset.folder) for dataset in datasets}
@@ -145,7 +149,7 @@ def convert(input_dir: Path, layout: str, ids: DatasetIds, name: str | None = No
             else:
                 summary.converted.append(f"{outcome.patient} {image.job.modality}")
         if any(not image.error for image in outcome.images):
-            summary.seconds.append(outcome.seconds)
+            summary.clocks[outcome.patient] = outcome.clock
 
     provenance = {"input": str(input_dir.resolve()), "layout": layout, "converted_by": f"nnunet_t1t2 {__version__}",
                   **settings.as_dict(), "split": protocol.as_dict()}
@@ -264,27 +268,24 @@ def convert_patient(job: PatientJob) -> PatientOutcome:
     outcomes with an error message; so does anything unexpected, with its traceback, so that one
     patient never stops the others."""
     patient = job.source.patient
-    seconds: Counter[str] = Counter()
+    clock = StageClock()
     try:
-        start = time.perf_counter()
-        ct = read_ct(job.source.ct, patient)
-        given_head = read_mask(job.source.head_mask, patient) if job.source.head_mask else None
-        seconds["reading"] += time.perf_counter() - start
+        with clock.stage("reading"):
+            ct = read_ct(job.source.ct, patient)
+            given_head = read_mask(job.source.head_mask, patient) if job.source.head_mask else None
         images = []
         for image in job.images:
             try:
-                labelled = label_mr_image(job.source, image.modality, ct, job.settings, given_head)
-                seconds.update(labelled.seconds)
-                start = time.perf_counter()
+                labelled = label_mr_image(job.source, image.modality, ct, job.settings, clock, given_head)
                 quality = labelled.facts["quality"]
-                _write_case(labelled, image.destinations,
-                            title=f"{patient} {image.modality}: head-mask Dice {quality['head_mask_dice']:.3f}, "
-                                  f"MR signal in bone {quality['bone_signal_ratio']:.2f} of soft tissue's")
-                seconds["writing"] += time.perf_counter() - start
+                with clock.stage("writing"):
+                    _write_case(labelled, image.destinations,
+                                title=f"{patient} {image.modality}: head-mask Dice {quality['head_mask_dice']:.3f}, "
+                                      f"MR signal in bone {quality['bone_signal_ratio']:.2f} of soft tissue's")
                 images.append(ImageOutcome(image, facts=labelled.facts))
             except UserError as e:
                 images.append(ImageOutcome(image, error=str(e)))
-        return PatientOutcome(patient, images, dict(seconds))
+        return PatientOutcome(patient, images, clock)
     except UserError as e:
         return PatientOutcome(patient, [ImageOutcome(image, error=str(e)) for image in job.images])
     except Exception:

@@ -47,10 +47,11 @@ class RegistrationSettings:
     shrink_factors: tuple[int, ...] = (4, 2, 1)
     smoothing_sigmas_mm: tuple[float, ...] = (4.0, 2.0, 0.0)
     min_level_voxels: int = 32
-    samples_per_level: int = 20_000
+    samples_per_level: int = 10_000
     histogram_bins: int = 32
     iterations: int = 200
     learning_rate: float = 1.0
+    min_step: float = 1e-3
     sampling_seed: int = 12345
 
     def as_dict(self) -> dict:
@@ -125,7 +126,7 @@ def _optimise(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image, ini
     method.SetMetricUseMovingImageGradientFilter(False)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=settings.learning_rate, minStep=1e-4, numberOfIterations=settings.iterations,
+        learningRate=settings.learning_rate, minStep=settings.min_step, numberOfIterations=settings.iterations,
         relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8)
     method.SetOptimizerScalesFromPhysicalShift()
     method.SetShrinkFactorsPerLevel([shrink for shrink, _ in levels])

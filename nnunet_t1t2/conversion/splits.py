@@ -3,7 +3,8 @@
 The paper's protocol: of 50 T1 patients 10 are test, and three folds use 30 for training and 10 for
 validation; of the 14 patients that also have T2, 3 are test and the folds use 8/3. Other numbers of
 patients get the same proportions. Everything is drawn by patient, so a patient's T1 and T2 never
-end up on different sides of a split, and two nestings keep the transfer honest:
+end up on different sides of a split, and, when the T2 data set is written, two nestings keep the
+transfer honest:
 
 * the T2 test patients are T1 test patients too, so the T1 source model never trains on them;
 * the T2 validation patients of fold ``f`` are T1 validation patients of fold ``f``, so the source
