@@ -71,8 +71,9 @@ def main() -> None:
         for kind in ("wall", "cpu"):
             row[kind]["registration_and_labelling"] = round(row[kind]["registration"] + row[kind]["labelling"], 2)
         rows.append(row)
-        print(f"{patient:<14}{row['mr_images']:>3}" + "".join(
-            f"{row['wall'][stage]:>9.1f} ({row['cpu'][stage]:>4.1f})" for stage in (*STAGES, "registration_and_labelling")))
+        columns = (*STAGES, "registration_and_labelling")
+        print(f"{patient:<14}{row['mr_images']:>3}"
+              + "".join(f"{row['wall'][stage]:>9.1f} ({row['cpu'][stage]:>4.1f})" for stage in columns))
     worst = {kind: max(row[kind]["registration_and_labelling"] for row in rows) for kind in ("wall", "cpu")}
     print(f"registration + labelling per patient: at most {worst['wall']:.1f} s wall-clock, {worst['cpu']:.1f} "
           f"CPU seconds (target <= {TARGET_SECONDS:g} s on 2 cores)")

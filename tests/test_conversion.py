@@ -21,8 +21,7 @@ import pytest
 import SimpleITK as sitk
 
 from nnunet_t1t2.cli import main as cli_main
-from nnunet_t1t2.conversion import (ConversionSettings, DatasetIds, QualityLimits, SplitProtocol, convert,
-                                    install_splits)
+from nnunet_t1t2.conversion import DatasetIds, QualityLimits, SplitProtocol, convert, install_splits
 from nnunet_t1t2.conversion.files import install_files
 from nnunet_t1t2.conversion.layouts import discover_patients
 from nnunet_t1t2.conversion.quality import check_quality, registration_quality
@@ -116,8 +115,9 @@ def converted_images(nnunet):
 
 
 def dice_per_class(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    return {name: 2 * np.count_nonzero((labels == v) & (truth == v))
-            / (np.count_nonzero(labels == v) + np.count_nonzero(truth == v)) for name, v in LABEL_VALUES.items()}
+    return {name: float(2 * np.count_nonzero((labels == v) & (truth == v))
+                        / (np.count_nonzero(labels == v) + np.count_nonzero(truth == v)))
+            for name, v in LABEL_VALUES.items()}
 
 
 def folder_state(*folders: Path) -> dict[str, tuple[str, int]]:
@@ -447,7 +447,8 @@ def test_dicom_series_and_rescaled_uint16_ct_are_read_in_hounsfield_units(phanto
 
     patients, problems = discover_patients(source, "paired")
     assert not problems and [p.t1.name for p in patients] == ["T1", "t1.nii.gz"]
-    for patient, hu in ((patients[0], ct_hu), (patients[1], sitk.ReadImage(str(phantom / "phantom_000" / "ct.nii.gz")))):
+    same_ct_in_hu = sitk.ReadImage(str(phantom / "phantom_000" / "ct.nii.gz"))
+    for patient, hu in ((patients[0], ct_hu), (patients[1], same_ct_in_hu)):
         np.testing.assert_array_equal(sitk.GetArrayFromImage(read_ct(patient.ct, patient.patient)),
                                       sitk.GetArrayFromImage(hu))
     summary = convert(source, "paired", DatasetIds(401), protocol=SplitProtocol(folds=1, t1_test_fraction=0.0),

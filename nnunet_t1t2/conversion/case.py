@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.layouts import PatientSource
+from nnunet_t1t2.conversion.quality import QualityLimits, check_quality, registration_quality
 from nnunet_t1t2.conversion.reading import read_mr
 from nnunet_t1t2.conversion.registration import (RegistrationSettings, identity_registration, register_ct_to_mr,
                                                  resample_ct_to_mr)
-from nnunet_t1t2.conversion.quality import QualityLimits, check_quality, registration_quality
 from nnunet_t1t2.conversion.timing import StageClock
 from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, label_volumes_ml, mr_head_mask, tissue_labels
 

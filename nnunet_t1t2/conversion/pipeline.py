@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 import traceback
 from collections.abc import Iterator
@@ -122,7 +123,8 @@ def convert(input_dir: Path, layout: str, ids: DatasetIds, name: str | None = No
     are reported in the summary; problems with the arguments raise :class:`UserError`."""
     for variable in (nnUNet_raw, nnUNet_preprocessed):
         if not variable.is_set():
-            raise UserError(f"{variable.env_var_name} is not set; nnU-Net needs it (export {variable.env_var_name}=...)")
+            raise UserError(f"{variable.env_var_name} is not set; nnU-Net needs it "
+                            f"(export {variable.env_var_name}=...)")
     summary = ConversionSummary()
     patients, problems = discover_patients(input_dir, layout)
     if not patients:
@@ -237,7 +239,7 @@ def _run(jobs: list[PatientJob], num_processes: int, progress: bool) -> Iterator
         for outcome in _outcomes(jobs, num_processes):
             for image in outcome.images:
                 if image.error:
-                    bar.write(f"failed: {image.error}")
+                    bar.write(f"failed: {image.error}", file=sys.stderr)
             yield outcome
             bar.update()
 
@@ -317,7 +319,8 @@ def _finish(dataset: RawDataset, manifest: Manifest, split: PatientSplit, proven
         summary.notes.append(f"{dataset.folder_name}: removed {len(removed)} files of cases that are no longer "
                              f"converted or that moved between training and test")
     training = {case: record for case, record in manifest.cases.items() if not record["test"]}
-    dataset.write_dataset_json(len(training), {**provenance, "test_patients": sorted(split.test_patients(dataset.kind))})
+    test_patients = sorted(split.test_patients(dataset.kind))
+    dataset.write_dataset_json(len(training), {**provenance, "test_patients": test_patients})
     cases_of_patient: dict[str, list[str]] = {}
     for case, record in training.items():
         cases_of_patient.setdefault(record["patient"], []).append(case)

@@ -3,8 +3,8 @@
 SimpleITK reads every format, but some broken inputs get through it unnoticed: a truncated NIfTI
 file reads without complaint (the missing voxels come back as zeros), so do NaN voxels in NIfTI
 (as zeros), and a CT stored as raw scanner values (0..4095, no rescale intercept) reads fine but
-puts every threshold in the wrong place. Every check here happens before registration, and every message names the patient and the
-file, so that nothing reaches the user as a traceback from inside ITK.
+puts every threshold in the wrong place. Every check here happens before registration, and every
+message names the patient and the file, so that nothing reaches the user as a traceback from ITK.
 """
 from __future__ import annotations
 
@@ -115,7 +115,8 @@ def _check_nifti_data(path: Path, patient: str) -> None:
     except Exception as e:  # nibabel's ImageFileError and others for files that are not NIfTI
         raise image_error(patient, path, f"not a readable NIfTI file ({str(e).splitlines()[0]})") from None
     if data.dtype.kind == "f" and not np.isfinite(data).all():
-        raise image_error(patient, path, f"has {data.size - np.count_nonzero(np.isfinite(data))} NaN or infinite voxels")
+        bad = data.size - np.count_nonzero(np.isfinite(data))
+        raise image_error(patient, path, f"has {bad} NaN or infinite voxels")
 
 
 def _check_volume(image: sitk.Image, path: Path, patient: str) -> np.ndarray:

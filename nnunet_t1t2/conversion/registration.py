@@ -9,8 +9,8 @@ pyramid (coarse to fine) makes the optimum reachable from the scanner coordinate
 Speed: the pyramid runs on copies of both images averaged down to voxels of about
 ``working_spacing_mm``, where smoothing and shrinking cost little, and only a last level uses the
 images' own resolution; the metric computes image gradients at its sample points instead of
-filtering whole images. On the paper-size phantom that takes about 5 s per image instead of a
-minute, and the error against the true transform is 0.05-0.15 mm.
+filtering whole images. On the paper-size phantom that costs about 3 CPU seconds per image instead
+of a minute, and the error against the true transform is 0.04-0.14 mm.
 """
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from nnunet_t1t2.errors import UserError
 OUTSIDE_CT_HU = -1024.0
 #: The CT must cover at least this fraction of the MR head's bounding box before registration.
 MIN_FIELD_OF_VIEW_OVERLAP = 0.5
-#: Resampling HU with a cubic B-spline keeps thin bone plates and small cavities at their contrast,
-#: where linear interpolation between CT voxels blurs them (bone Dice against the phantom's truth
-#: 0.91 instead of 0.88 on its small geometry).
+#: Resampling HU with a cubic B-spline keeps small air cavities and thin bone at their contrast,
+#: where linear interpolation between CT voxels blurs them: with the true transform, Dice against
+#: the small phantom's truth is 0.93 instead of 0.85 for air and 0.95 instead of 0.94 for bone.
 HU_INTERPOLATOR = sitk.sitkBSpline
 #: CT voxels beyond the MR grid's reach that the cubic B-spline still needs.
 BSPLINE_MARGIN_VOXELS = 3
@@ -41,7 +41,8 @@ class RegistrationSettings:
     Pyramid levels (``shrink_factors`` of the working copies, with ``smoothing_sigmas_mm``) whose
     image would be fewer than ``min_level_voxels`` across are skipped; each level draws about
     ``samples_per_level`` random points inside the MR head, enough for a stable mutual-information
-    histogram whatever the image size."""
+    histogram whatever the image size. The optimiser's steps start at ``learning_rate`` mm (or the
+    rotation that moves the head as far) and a level ends when they fall below ``min_step``."""
 
     working_spacing_mm: float = 2.0
     shrink_factors: tuple[int, ...] = (4, 2, 1)
