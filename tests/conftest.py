@@ -24,6 +24,7 @@ FAST = {
     "NNUNET_T1T2_EPOCHS": "1",
     "NNUNET_T1T2_ITERATIONS": "2",
     "NNUNET_T1T2_VAL_ITERATIONS": "1",
+    "NNUNET_T1T2_MIRRORING": "0",
     "nnUNet_def_n_proc": "1",
     "nnUNet_compile": "f",
 }

@@ -5,7 +5,7 @@ import torch
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.training.convergence import convergence_record
 from nnunet_t1t2.training.plateau import PlateauLR, plateau_state
-from nnunet_t1t2.training.short_schedule import schedule_overrides
+from nnunet_t1t2.training.short_schedule import inference_mirroring, schedule_overrides
 
 
 def test_plateau_state_counts_reductions_and_epochs_since_best():
@@ -51,3 +51,10 @@ def test_convergence_record_reads_time_and_best_epoch():
     assert record["seconds_per_epoch"] == pytest.approx(22 / 3)
     empty = convergence_record([], [], [], stopped_early=False)
     assert empty["epochs_trained"] == 0 and empty["best_epoch"] is None and empty["seconds_total"] == 0
+
+
+def test_inference_mirroring_switch():
+    assert inference_mirroring({}) and inference_mirroring({"NNUNET_T1T2_MIRRORING": "1"})
+    assert not inference_mirroring({"NNUNET_T1T2_MIRRORING": "0"})
+    with pytest.raises(UserError, match="NNUNET_T1T2_MIRRORING"):
+        inference_mirroring({"NNUNET_T1T2_MIRRORING": "no"})

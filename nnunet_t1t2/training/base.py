@@ -1,6 +1,7 @@
 """The base of every nnunet-t1t2 trainer: nnU-Net's trainer plus what the study needs from it.
 
-* a documented short schedule from the environment (:mod:`.short_schedule`);
+* a documented short schedule from the environment, optionally without test-time mirroring
+  (:mod:`.short_schedule`);
 * a choice of which modules train (:meth:`T1T2Trainer.trainable_modules`), honoured by the
   optimizer and by eval-mode holding (:mod:`nnunet_t1t2.transfer.freezing`);
 * ``convergence.json`` (epochs and seconds to convergence) in the output folder.
@@ -14,7 +15,7 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 from torch import nn
 
 from nnunet_t1t2.training.convergence import convergence_record
-from nnunet_t1t2.training.short_schedule import schedule_overrides
+from nnunet_t1t2.training.short_schedule import inference_mirroring, schedule_overrides
 from nnunet_t1t2.transfer.freezing import count_parameters, freeze_all_but, hold_frozen_modules_in_eval, unwrap
 
 
@@ -26,6 +27,13 @@ class T1T2Trainer(nnUNetTrainer):
         for attribute, value in overrides.items():
             setattr(self, attribute, value)
         super().initialize()
+
+    def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):
+        configured = super().configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+        if not inference_mirroring():
+            self.print_to_log_file("No test-time mirroring (NNUNET_T1T2_MIRRORING=0)")
+            self.inference_allowed_mirroring_axes = None
+        return configured
 
     def trainable_modules(self, network: nn.Module) -> list[str] | None:
         """Names of the modules of ``network`` that train; ``None`` (the default) trains all."""

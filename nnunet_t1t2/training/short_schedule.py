@@ -1,12 +1,16 @@
 """Short training schedules through the real ``nnUNetv2_train`` entry point, set by environment.
 
 Tests, the demo and quick checks need minutes, not nnU-Net's 1000 epochs of 250 iterations, and
-they must still run the stock command. Rather than a ``_5epochs`` twin of every trainer, three
-documented variables override any nnunet-t1t2 trainer's schedule (the training log says so):
+they must still run the stock command. Rather than a ``_5epochs`` twin of every trainer, documented
+variables override any nnunet-t1t2 trainer's schedule (the training log says so):
 
 ``NNUNET_T1T2_EPOCHS``          number of epochs
 ``NNUNET_T1T2_ITERATIONS``      training iterations per epoch
 ``NNUNET_T1T2_VAL_ITERATIONS``  validation iterations per epoch
+``NNUNET_T1T2_MIRRORING=0``     no test-time mirroring: the final validation predicts each patch once
+                                instead of eight times, and the saved model's inference does not mirror
+                                either (as nnU-Net's ``nnUNetTrainerNoMirroring``; training augmentation
+                                still mirrors)
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import os
 
 from nnunet_t1t2.errors import UserError
 
+MIRRORING_VARIABLE = "NNUNET_T1T2_MIRRORING"
 SCHEDULE_VARIABLES = {
     "NNUNET_T1T2_EPOCHS": "num_epochs",
     "NNUNET_T1T2_ITERATIONS": "num_iterations_per_epoch",
@@ -35,3 +40,11 @@ def schedule_overrides(environ: dict[str, str] = os.environ) -> dict[str, int]:
             raise UserError(f"{variable}={environ[variable]!r} is not a valid {attribute.replace('_', ' ')}")
         overrides[attribute] = value
     return overrides
+
+
+def inference_mirroring(environ: dict[str, str] = os.environ) -> bool:
+    """False when ``NNUNET_T1T2_MIRRORING=0``."""
+    value = environ.get(MIRRORING_VARIABLE, "1")
+    if value not in ("0", "1"):
+        raise UserError(f"{MIRRORING_VARIABLE}={value!r}: use 0 (no test-time mirroring) or 1")
+    return value == "1"
