@@ -38,6 +38,7 @@ setup(
         "nnunetv2>=2.6",
         "dynamic-network-architectures>=0.4",
         "SimpleITK>=2.2",
+        "nibabel>=4",
         "batchgenerators>=0.25",
         "acvl-utils>=0.2",
         "numpy>=1.24",
