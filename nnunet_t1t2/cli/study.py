@@ -1,12 +1,40 @@
-"""PLACEHOLDER: replaced by the real verb while the project is being built."""
-from nnunet_t1t2.errors import UserError
+"""``nnunet-t1t2 study``: the paper's protocol end to end, resumable, ending in a report."""
+from __future__ import annotations
 
-HELP = "(not built yet)"
+import argparse
 
-
-def add_arguments(parser):
-    pass
+HELP = "run the T1-to-T2 transfer study end to end (data to report) through nnU-Net's commands; re-runs resume"
 
 
-def run(args):
-    raise UserError("this verb is not built yet")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from nnunet_t1t2.study.protocol import PLANS_CHOICES, PRESETS
+    from nnunet_t1t2.study.strategies import STRATEGIES
+
+    parser.add_argument("--data", required=True, metavar="DIR|phantom",
+                        help="folder of patients <patient>/{t1,t2,ct} (the `convert --layout paired` layout), or "
+                             "'phantom' for the built-in phantom")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="study folder: its own nnU-Net folders, logs, predictions, report.md; run the same "
+                             "command again to continue an interrupted study")
+    parser.add_argument("--preset", required=True, choices=list(PRESETS),
+                        help="demo: CPU-sized network, short schedule, 1 fold, 6 strategies; paper: the paper's "
+                             "network and schedule, 3 folds, every strategy (needs a GPU)")
+    parser.add_argument("--strategies", nargs="+", metavar="NAME",
+                        help=f"strategies to run instead of the preset's, from: {', '.join(STRATEGIES)}")
+    parser.add_argument("--folds", nargs="+", type=int, metavar="F", help="folds of the T2 strategies [the preset's]")
+    parser.add_argument("--plans", choices=PLANS_CHOICES,
+                        help="network plans: a preset of `nnunet-t1t2 plans`, or nnU-Net's own nnUNetPlans "
+                             "[the preset's]")
+    parser.add_argument("--device", choices=["cuda", "cpu"], help="[cuda if available, else cpu]")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nnunet_t1t2.study.protocol import make_protocol
+    from nnunet_t1t2.study.runner import run_study
+
+    protocol = make_protocol(args.preset, args.strategies, args.folds, args.plans)
+    report = run_study(protocol, args.data, Path(args.out), args.device)
+    print(f"report: {report}")
+    return 0

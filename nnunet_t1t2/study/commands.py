@@ -1,0 +1,101 @@
+"""Run nnU-Net's and nnunet-t1t2's commands in the study's environment, each into its step's log.
+
+Every command sees the study's own nnU-Net folders, our trainers folder as ``nnUNet_extTrainer``,
+the protocol's schedule variables and, on the CPU, nnU-Net's settings that keep two cores busy
+with work instead of worker processes. The commands are the console scripts installed next to
+this Python, so the study runs them from whichever environment it was started in.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.training.short_schedule import SCHEDULE_VARIABLES
+
+#: On the CPU: no compilation, one export process in nnU-Net's validation (it starts 8 otherwise).
+CPU_SETTINGS = {"nnUNet_compile": "f", "nnUNet_def_n_proc": "1"}
+#: On the CPU, training only: augmentation in the training process. (Not for planning, where
+#: nnU-Net passes the value to torch.set_num_threads, which refuses 0.)
+CPU_TRAINING_SETTINGS = {"nnUNet_n_proc_DA": "0"}
+LOG_TAIL_LINES = 15
+NNUNET_FOLDERS = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
+
+
+class CommandFailed(UserError):
+    """A command of a step exited with an unexpected status; the message points at its log."""
+
+
+@dataclass(frozen=True)
+class CommandRunner:
+    environment: Mapping[str, str]
+    device: str
+
+    @classmethod
+    def for_study(cls, raw: Path, preprocessed: Path, results: Path, schedule: Mapping[str, str],
+                  device: str) -> CommandRunner:
+        """The caller's environment with its nnU-Net and schedule variables replaced by the study's."""
+        from nnunet_t1t2.discovery import trainers_folder
+
+        own = ("nnUNet_", *SCHEDULE_VARIABLES)
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+        environment.update(nnUNet_raw=str(raw), nnUNet_preprocessed=str(preprocessed), nnUNet_results=str(results),
+                           nnUNet_extTrainer=str(trainers_folder()), **schedule)
+        if device == "cpu":
+            environment.update(CPU_SETTINGS)
+        return cls(environment, device)
+
+    def run(self, command: list[str], log: Path, accepted_exit_codes: tuple[int, ...] = (0,),
+            training: bool = False) -> int:
+        """Run ``command`` (its first word a console script of this environment), appending its
+        output to ``log``; return its exit status, or raise :class:`CommandFailed`."""
+        environment = dict(self.environment)
+        if training and self.device == "cpu":
+            environment.update(CPU_TRAINING_SETTINGS)
+        argv = [str(executable(command[0])), *command[1:]]
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as output:
+            output.write(f"\n$ {shlex.join(command)}\n")
+            output.flush()
+            status = subprocess.run(argv, env=environment, stdout=output, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL).returncode
+        if status not in accepted_exit_codes:
+            raise CommandFailed(f"`{shlex.join(command)}` exited with status {status}; its output is in {log}:\n"
+                                + tail(log))
+        return status
+
+    @contextmanager
+    def nnunet_folders_in_process(self) -> Iterator[None]:
+        """The study's nnU-Net folders in this process's environment, for the few library calls
+        the study makes itself (re-installing splits); restored afterwards."""
+        variables = {k: v for k, v in self.environment.items() if k in NNUNET_FOLDERS}
+        saved = {k: os.environ.get(k) for k in variables}
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def executable(name: str) -> Path:
+    """The console script ``name`` installed beside the running Python."""
+    path = Path(sys.executable).parent / name
+    if not path.is_file():
+        raise UserError(f"{name} is not installed in this Python environment ({path.parent}); "
+                        f"install nnunetv2 and nnunet-t1t2 into it")
+    return path
+
+
+def tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
+    text = log.read_text(errors="replace").rstrip().splitlines()[-lines:]
+    return "\n".join("    " + line[-300:] for line in text)

@@ -1,0 +1,56 @@
+"""What the conversion made of the study's data: cases, folds and left-out images per data set.
+
+The conversion leaves out single images it cannot use (a failed registration, say) and goes on;
+the study then needs to know whether what is left still holds a training and a validation case in
+every fold it trains, and test cases to evaluate on, and the report lists what was left out.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnunet_t1t2.errors import UserError
+
+FILE_ENDING = ".nii.gz"
+
+
+@dataclass(frozen=True)
+class ConvertedDataset:
+    folder: Path
+    training_cases: tuple[str, ...]
+    test_cases: tuple[str, ...]
+    splits: tuple[dict, ...]
+    left_out: dict[str, str]
+
+    @classmethod
+    def read(cls, folder: Path) -> ConvertedDataset:
+        if not (folder / "dataset.json").is_file():
+            raise UserError(f"the conversion wrote no data set {folder}; see its log in the study's logs folder")
+        manifest = folder / "conversion.json"
+        splits = folder / "splits_final.json"
+        return cls(folder, _cases(folder / "labelsTr"), _cases(folder / "labelsTs"),
+                   tuple(json.loads(splits.read_text())) if splits.is_file() else (),
+                   json.loads(manifest.read_text()).get("left_out", {}) if manifest.is_file() else {})
+
+    def patients_in_fold(self, fold: int) -> tuple[int, int]:
+        """Numbers of training and validation cases of ``fold``."""
+        return len(self.splits[fold]["train"]), len(self.splits[fold]["val"])
+
+    def require_usable(self, folds: tuple[int, ...], tested: bool) -> None:
+        """Refuse a data set that cannot train ``folds`` (or, if ``tested``, has no test case)."""
+        problems = [f"fold {fold} has no {part} case" for fold in folds if fold < len(self.splits)
+                    for part in ("train", "val") if not self.splits[fold][part]]
+        problems += [f"there is no fold {fold}" for fold in folds if fold >= len(self.splits)]
+        if tested and not self.test_cases:
+            problems.append("there is no test case")
+        if problems:
+            left_out = "".join(f"\n  left out {case}: {reason}" for case, reason in sorted(self.left_out.items()))
+            raise UserError(f"{self.folder.name}: {'; '.join(problems)}. The study needs more patients (with T2, "
+                            f"for the T2 data set), or fewer left out by the conversion.{left_out}")
+
+
+def _cases(folder: Path) -> tuple[str, ...]:
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted(p.name[:-len(FILE_ENDING)] for p in folder.iterdir() if p.name.endswith(FILE_ENDING)))

@@ -1,0 +1,107 @@
+"""The report's figures, after the paper's: Dice against the number of retrained conv layers
+(Fig. 5), the segmentations side by side (Fig. 6, :mod:`.overlays`), and the total compute time
+per strategy (Fig. 7). Each figure is drawn from whatever results exist, and says what is missing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import fmean
+
+from nnunet_t1t2.study.paper_values import COMPUTE_TIME_FINDING, FOLD_TABLES
+from nnunet_t1t2.study.results import CLASSES, StudyResults
+from nnunet_t1t2.study.strategies import STRATEGIES
+
+FIGURE_FILES = {
+    "fig5": "fig5_dice_vs_retrained_layers.png",
+    "fig6": "fig6_overlays.png",
+    "fig7": "fig7_compute_time.png",
+}
+CLASS_COLOURS = {"2": "tab:orange", "1": "tab:green", "(0, 3)": "tab:blue", "3": "tab:purple"}
+DPI = 120
+
+
+def write_figures(results: StudyResults, folder: Path) -> dict[str, Path]:
+    """Draw every figure into ``folder``; return their paths by name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nnunet_t1t2.study.overlays import draw_overlays
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: folder / file for name, file in FIGURE_FILES.items()}
+    draw_dice_vs_retrained_layers(results, paths["fig5"])
+    draw_overlays(results, paths["fig6"])
+    draw_compute_time(results, paths["fig7"])
+    return paths
+
+
+def draw_dice_vs_retrained_layers(results: StudyResults, path: Path) -> None:
+    """Fig. 5: T2 test Dice (over folds, :meth:`StudyResults.overall`) of conservative fine tuning per depth, per class,
+    with the paper's Table 4 averages dashed."""
+    import matplotlib.pyplot as plt
+
+    depths = [s for s in STRATEGIES.values() if s.family == "conservative"]
+    paper = {row.strategy: row.values for row in FOLD_TABLES[4] if row.fold == "avg"}
+    figure, axes = plt.subplots(figsize=(7.5, 4.8))
+    for tissue in CLASSES:
+        colour = CLASS_COLOURS[tissue.key]
+        ours = [(s.retrained_convs, results.overall(s.key, "T2", tissue.key, "DSC")) for s in depths]
+        ours = [(x, score) for x, score in ours if score is not None and score.value is not None]
+        if ours:
+            errors = [[max(score.value - score.low, 0), max(score.high - score.value, 0)]
+                      if score.low is not None else [0, 0] for _, score in ours]
+            axes.errorbar([x for x, _ in ours], [score.value for _, score in ours], yerr=list(zip(*errors)),
+                          marker="o", color=colour, capsize=3, label=f"{tissue.name.split(',')[0]} (ours)")
+        if tissue.paper:
+            axes.plot([s.retrained_convs for s in depths], [paper[s.key][tissue.paper]["DSC"] for s in depths],
+                      linestyle="--", color=colour, alpha=0.6, label=f"{tissue.name.split(',')[0]} (paper, Table 4)")
+    if not any(s in results.protocol.strategies for s in depths):
+        axes.text(0.5, 0.5, "no conservative fine tuning was run (ours)", transform=axes.transAxes, ha="center")
+    axes.set_xticks([s.retrained_convs for s in depths], ["FC" if s.retrained_convs == 0 else str(s.retrained_convs)
+                                                          for s in depths])
+    axes.set_xlabel("retrained conv layers (FC: final classifier only)")
+    axes.set_ylabel("DSC on the T2 test set")
+    axes.set_ylim(0, 1)
+    axes.set_title("Conservative fine tuning: Dice against retrained layers (cf. paper Fig. 5)")
+    axes.legend(fontsize=7, ncol=2, loc="lower right")
+    _save(figure, path)
+
+
+def draw_compute_time(results: StudyResults, path: Path) -> None:
+    """Fig. 7: per strategy, training time to convergence (epochs to the best EMA pseudo Dice times
+    seconds per epoch, as the paper defines it) and the whole training, averaged over folds."""
+    import matplotlib.pyplot as plt
+
+    rows = []
+    for strategy in results.protocol.strategies:
+        records = list(results.convergence_records(strategy.key).values())
+        if records:
+            rows.append((strategy.label, fmean(r["seconds_to_convergence"] for r in records),
+                         fmean(r["seconds_total"] for r in records), fmean(r["epochs_to_convergence"] for r in records),
+                         fmean(r["seconds_per_epoch"] for r in records)))
+    figure, axes = plt.subplots(figsize=(8, 0.5 * max(len(rows), 3) + 1.5))
+    if rows:
+        positions = range(len(rows))
+        axes.barh(positions, [r[2] for r in rows], color="lightgrey", label="whole training")
+        axes.barh(positions, [r[1] for r in rows], color="tab:blue", label="to convergence")
+        for y, (_, to_convergence, _, epochs, per_epoch) in zip(positions, rows):
+            axes.text(to_convergence, y, f" {epochs:.0f} epoch(s) x {per_epoch:.1f} s", va="center", fontsize=7)
+        axes.set_yticks(list(positions), [r[0] for r in rows], fontsize=8)
+        axes.invert_yaxis()
+        axes.legend(fontsize=8, loc="lower right")
+    else:
+        axes.text(0.5, 0.5, "no training has finished yet", transform=axes.transAxes, ha="center")
+    axes.set_xlabel("seconds (average over folds)")
+    axes.set_title("Total compute time per strategy (cf. paper Fig. 7)", fontsize=10)
+    figure.text(0.01, 0.01, f"Paper: {COMPUTE_TIME_FINDING}.", fontsize=6, wrap=True)
+    _save(figure, path, bottom=0.22)
+
+
+def _save(figure, path: Path, bottom: float | None = None) -> None:
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    if bottom is not None:
+        figure.subplots_adjust(bottom=bottom)
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)

@@ -1,0 +1,117 @@
+"""``OUT/report.md``: the set-up, the tables and the figures of a study, with the paper's values.
+
+Rewritten from the results on disk at the end of every run, so it always shows everything that has
+been computed, and says what has not.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from nnunet_t1t2.conversion.files import partial_name
+from nnunet_t1t2.study import markdown as md
+from nnunet_t1t2.study.converted import ConvertedDataset
+from nnunet_t1t2.study.figures import write_figures
+from nnunet_t1t2.study.paper_values import CITATION, COMPUTE_TIME_FINDING, NOTES
+from nnunet_t1t2.study.protocol import SOURCE_FOLD
+from nnunet_t1t2.study.results import StudyResults
+from nnunet_t1t2.study.steps import StudyContext
+from nnunet_t1t2.study.tables import (augmentation_table, comparison_tables, compute_time_table, fold_tables,
+                                      per_patient_table)
+
+HOW_TO_READ = f"""\
+All values are on held-out **test patients** (never used for training or validation). PRE = precision,
+REC = recall, DSC = Dice, JSC = Jaccard (IoU). Rows marked **ours** are this study; rows marked
+**paper** are the published values of {CITATION}, copied for reference (their data are 50 clinical
+patients, not ours).
+
+Our values are **pooled over voxels**: each metric is computed from the true/false positive and
+false negative voxel counts summed over all test patients, with a **Wilson 95 % interval** in
+brackets. That interval reflects voxel counting only (voxels are not independent), which is what
+the paper's tiny ± appear to be. Where several folds ran, **avg** is the mean over folds with a
+**Student t 95 % interval across folds**. How much results vary **between patients** is in the
+per-patient table (mean over test patients, **t 95 % interval across patients**). Per-case values
+are in `evaluation/<model>/fold_<f>/<test set>_test.csv`.
+
+The paper's air class includes the air around the head; our labels separate it (0 outside the head,
+3 air inside), so the paper's air is compared with our **air including the air around the head**
+(labels 0 and 3 together). Air inside the head alone is reported too, without a published value."""
+
+
+def write_report(context: StudyContext) -> Path:
+    results = StudyResults(context.layout, context.protocol)
+    figures = {name: path.relative_to(context.layout.root)
+               for name, path in write_figures(results, context.layout.figures).items()}
+    sections = [
+        f"# T1-to-T2 transfer study ({context.protocol.preset} preset)",
+        f"Written by `nnunet-t1t2 study` on {time.strftime('%Y-%m-%d %H:%M')}.",
+        "## Set-up\n\n" + setup_section(context),
+        "## How to read the tables\n\n" + HOW_TO_READ,
+        "## Per strategy and fold (cf. paper Tables 3 to 5), T2 test set\n\n" + fold_tables(results),
+        "## Methods compared (cf. paper Tables 6 to 8), T2 test set\n\n" + comparison_tables(results),
+        "### Dice per test patient\n\n" + per_patient_table(results),
+        "## T2 as augmentation (cf. paper Table 9)\n\nThe T1 source model (T1 only) against SEUNet trained from "
+        f"scratch on T1 and T2 images (fold {SOURCE_FOLD} both), each on the T1 and on the T2 test patients; "
+        "difference % = (T1 and T2 - T1 only) / T1 only.\n\n" + augmentation_table(results),
+        "## Dice against retrained conv layers (cf. paper Fig. 5)\n\n"
+        f"![Fig. 5: Dice against retrained conv layers]({figures['fig5']})",
+        f"## Segmentations (cf. paper Fig. 6)\n\n![Fig. 6: T2 test slices and predictions]({figures['fig6']})",
+        "## Compute time (cf. paper Fig. 7)\n\nTime to convergence = epochs up to the best EMA pseudo Dice "
+        "(nnU-Net's model-selection signal) times seconds per epoch, the paper's definition of total compute "
+        f"time. The paper reports: {COMPUTE_TIME_FINDING}.\n\n" + compute_time_table(results)
+        + f"\n\n![Fig. 7: compute time per strategy]({figures['fig7']})",
+        "## Notes on the published values\n\n" + "\n".join(f"- {note}" for note in NOTES),
+        "## Steps\n\n" + steps_table(context.layout.state),
+    ]
+    report = context.layout.report
+    partial_name(report).write_text("\n\n".join(sections) + "\n")
+    os.replace(partial_name(report), report)
+    return report
+
+
+def setup_section(context: StudyContext) -> str:
+    protocol, layout = context.protocol, context.layout
+    if context.data == layout.phantom:
+        spec = protocol.phantom
+        data = (f"built-in phantom, {spec.patients} patients of which {spec.t2_patients} with T2, size "
+                f"`{spec.size}`, seed {spec.seed} (`{layout.phantom}`)")
+    else:
+        data = f"`{context.data}`"
+    schedule = ", ".join(f"{k}={v}" for k, v in protocol.schedule.items()) or "the trainers' own"
+    trainers = "the paper's schedule (`_Paper` trainers: Adam 1e-4, plateau x0.75 after 5 epochs, early stop " \
+        "after 10, at most 200 epochs, Xavier)" if protocol.trainer_suffix else "nnU-Net's SGD schedule"
+    lines = [
+        f"- Data: {data}",
+        f"- Preset `{protocol.preset}`: plans `{protocol.plans_name}` (3d_fullres), {trainers}; schedule variables: "
+        f"{schedule}; test-time mirroring {'on' if protocol.test_time_mirroring else 'off'}; device "
+        f"{context.runner.device}",
+        f"- Folds: {', '.join(map(str, protocol.folds))} of {protocol.cv_folds}; the T1 source and the T1+T2 models "
+        f"use fold {SOURCE_FOLD}",
+        f"- Strategies run: {', '.join(f'{s.label} (`{s.key}`)' for s in protocol.strategies)}",
+    ]
+    lines += dataset_lines(context)
+    return "\n".join(lines)
+
+
+def dataset_lines(context: StudyContext) -> list[str]:
+    lines = []
+    for kind in ("T1", "T2", "T1T2"):
+        folder = context.layout.raw_dataset(kind)
+        if not (folder / "dataset.json").is_file():
+            continue
+        dataset = ConvertedDataset.read(folder)
+        folds = "; ".join(f"fold {f}: {'/'.join(map(str, dataset.patients_in_fold(f)))} train/val"
+                          for f in range(len(dataset.splits)))
+        lines.append(f"- `{folder.name}`: {len(dataset.training_cases)} training and {len(dataset.test_cases)} test "
+                     f"images ({folds})")
+        lines += [f"  - left out by the conversion: {case}: {reason}" for case, reason in dataset.left_out.items()]
+    return lines
+
+
+def steps_table(state_file: Path) -> str:
+    steps = json.loads(state_file.read_text())["steps"] if state_file.is_file() else {}
+    rows = [[step["title"], md.number(step["seconds"], 0), step["finished"]] for step in steps.values()]
+    total = sum(step["seconds"] for step in steps.values())
+    return md.table(["Step", "Seconds", "Finished"], rows) + f"\n\nTime of all finished steps: {md.duration(total)}."

@@ -1,0 +1,237 @@
+"""The study's steps, in the order they run, each with the rule that says it is already done.
+
+Steps that make files nnU-Net itself checks are done when those files are complete and newer than
+what they were made from: a training when ``checkpoint_final.pth`` and ``convergence.json`` exist
+(and, for a transfer, are newer than the source checkpoint), a prediction when its folder exists
+(it is written under a temporary name and renamed when complete), an evaluation when its JSON
+exists. The others (phantom, conversion, planning, link) are done when the study state records
+them. An unfinished training is continued with ``--c`` from its ``checkpoint_latest.pth`` and
+otherwise started over in an emptied folder; the report is always rewritten.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.study.commands import CommandRunner
+from nnunet_t1t2.study.converted import ConvertedDataset
+from nnunet_t1t2.study.layout import Model, StudyLayout, source_model, trained_models
+from nnunet_t1t2.study.protocol import CONFIGURATION, DATASET_IDS, SOURCE_FOLD, Protocol
+from nnunet_t1t2.study.state import StudyState
+
+#: ``nnunet-t1t2 convert`` exits 1 when it left out single images and converted the rest.
+CONVERT_LEFT_SOME_OUT = 1
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    protocol: Protocol
+    layout: StudyLayout
+    runner: CommandRunner
+    data: Path
+    workers: int
+
+
+class Step:
+    key: str
+    title: str
+
+    def is_done(self, context: StudyContext, state: StudyState) -> bool:
+        return state.is_recorded(self.key)
+
+    def run(self, context: StudyContext) -> None:
+        raise NotImplementedError
+
+    def command(self, context: StudyContext, *command: str, **options) -> int:
+        return context.runner.run(list(command), context.layout.log_file(self.key), **options)
+
+
+def up_to_date(output: Path, *inputs: Path) -> bool:
+    """``output`` exists and is at least as new as each of ``inputs`` that exists."""
+    return output.exists() and all(output.stat().st_mtime >= i.stat().st_mtime for i in inputs if i.exists())
+
+
+class PhantomStep(Step):
+    key = "phantom"
+
+    def __init__(self, protocol: Protocol):
+        spec = protocol.phantom
+        self.title = f"generating the phantom ({spec.patients} patients, {spec.t2_patients} with T2, {spec.size})"
+
+    def run(self, context: StudyContext) -> None:
+        spec = context.protocol.phantom
+        self.command(context, "nnunet-t1t2", "phantom", "--out", str(context.data), "--n", str(spec.patients),
+                     "--n-t2", str(spec.t2_patients), "--size", spec.size, "--seed", str(spec.seed), "--overwrite")
+
+
+class ConvertStep(Step):
+    key = "convert"
+    title = "converting the patients to the T1, T2 and T1T2 data sets"
+
+    def run(self, context: StudyContext) -> None:
+        layout = context.layout
+        self.command(context, "nnunet-t1t2", "convert", "--input", str(context.data), "--layout", "paired",
+                     "--name", layout.dataset_name, *(f"--{kind.lower()}-id={i}" for kind, i in DATASET_IDS.items()),
+                     "--folds", str(context.protocol.cv_folds), "-np", str(context.workers),
+                     accepted_exit_codes=(0, CONVERT_LEFT_SOME_OUT))
+        folds = context.protocol.folds
+        ConvertedDataset.read(layout.raw_dataset("T1")).require_usable((SOURCE_FOLD,), tested=True)
+        ConvertedDataset.read(layout.raw_dataset("T2")).require_usable(folds, tested=True)
+        if context.protocol.augmentation:
+            ConvertedDataset.read(layout.raw_dataset("T1T2")).require_usable((SOURCE_FOLD,), tested=False)
+
+
+class PlanStep(Step):
+    """nnU-Net's fingerprint and plans, the plans preset on top, preprocessing with it, and our
+    splits put back in place."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.key = f"plan/{kind}"
+        self.title = f"planning and preprocessing the {kind} data set"
+
+    def run(self, context: StudyContext) -> None:
+        dataset_id, plans = str(DATASET_IDS[self.kind]), context.protocol.plans
+        workers = str(context.workers)
+        self.command(context, "nnUNetv2_plan_and_preprocess", "-d", dataset_id, "-c", CONFIGURATION, "--no_pp",
+                     "-npfp", workers)
+        if plans != "nnUNetPlans":
+            self.command(context, "nnunet-t1t2", "plans", plans, "-d", dataset_id, "-c", CONFIGURATION)
+        self.command(context, "nnUNetv2_preprocess", "-d", dataset_id, "-plans_name", context.protocol.plans_name,
+                     "-c", CONFIGURATION, "-np", workers)
+        install_splits(context, self.kind)
+
+
+class LinkStep(Step):
+    key = "link"
+    title = "linking the T1 source model to the T2 data set"
+
+    def is_done(self, context: StudyContext, state: StudyState) -> bool:
+        plans = context.layout.preprocessed / context.layout.dataset_folder_name("T2") / \
+            f"{context.protocol.plans_name}.json"
+        return super().is_done(context, state) and plans.is_file()
+
+    def run(self, context: StudyContext) -> None:
+        source = source_model(context.protocol)
+        self.command(context, "nnunet-t1t2", "link", "--source", str(DATASET_IDS["T1"]),
+                     "--target", str(DATASET_IDS["T2"]), "-tr", source.trainer, "-p", context.protocol.plans_name,
+                     "-c", CONFIGURATION, "--fold", str(source.fold), "-np", str(context.workers))
+        install_splits(context, "T2")
+
+
+class TrainStep(Step):
+    def __init__(self, model: Model, source: Model | None):
+        self.model, self.source = model, source
+        self.key = f"train/{model.role}/fold_{model.fold}"
+        self.title = f"training {model.name}"
+
+    def inputs(self, context: StudyContext) -> list[Path]:
+        return [context.layout.fold_folder(self.source) / "checkpoint_final.pth"] if self.source else []
+
+    def is_done(self, context: StudyContext, state: StudyState) -> bool:
+        folder = context.layout.fold_folder(self.model)
+        return (folder / "convergence.json").is_file() and \
+            up_to_date(folder / "checkpoint_final.pth", *self.inputs(context))
+
+    def run(self, context: StudyContext) -> None:
+        folder = context.layout.fold_folder(self.model)
+        resume = up_to_date(folder / "checkpoint_latest.pth", *self.inputs(context))
+        if not resume and folder.exists():
+            shutil.rmtree(folder)  # a start over must not mix with a previous attempt's files
+        self.command(context, "nnUNetv2_train", str(DATASET_IDS[self.model.dataset]), CONFIGURATION,
+                     str(self.model.fold), "-tr", self.model.trainer, "-p", context.protocol.plans_name,
+                     "-device", context.runner.device, *(["--c"] if resume else []), training=True)
+        if not (folder / "convergence.json").is_file():
+            raise UserError(f"{self.model.trainer} finished without writing {folder / 'convergence.json'}; "
+                            f"is it an nnunet-t1t2 trainer?")
+
+
+class PredictStep(Step):
+    def __init__(self, model: Model, test_set: str):
+        self.model, self.test_set = model, test_set
+        self.key = f"predict/{model.role}/fold_{model.fold}/{test_set}"
+        self.title = f"predicting the {test_set} test set with {model.name}"
+
+    def is_done(self, context: StudyContext, state: StudyState) -> bool:
+        return up_to_date(context.layout.prediction_folder(self.model, self.test_set),
+                          context.layout.fold_folder(self.model) / "checkpoint_final.pth")
+
+    def run(self, context: StudyContext) -> None:
+        final = context.layout.prediction_folder(self.model, self.test_set)
+        partial = final.with_name(f".{final.name}.partial")
+        for folder in (partial, final):
+            if folder.exists():
+                shutil.rmtree(folder)
+        # each worker is a fresh Python importing torch: on the CPU one of each is cheapest
+        processes = "1" if context.runner.device == "cpu" else str(context.workers)
+        self.command(context, "nnUNetv2_predict", "-i", str(context.layout.test_images(self.test_set)),
+                     "-o", str(partial), "-d", str(DATASET_IDS[self.model.dataset]), "-c", CONFIGURATION,
+                     "-tr", self.model.trainer, "-p", context.protocol.plans_name, "-f", str(self.model.fold),
+                     "-device", context.runner.device, "-npp", processes, "-nps", processes,
+                     *([] if context.protocol.test_time_mirroring else ["--disable_tta"]))
+        os.replace(partial, final)
+
+
+class EvaluateStep(Step):
+    def __init__(self, model: Model, test_set: str):
+        self.model, self.test_set = model, test_set
+        self.key = f"evaluate/{model.role}/fold_{model.fold}/{test_set}"
+        self.title = f"evaluating {model.name} on the {test_set} test set"
+
+    def is_done(self, context: StudyContext, state: StudyState) -> bool:
+        return up_to_date(context.layout.evaluation_file(self.model, self.test_set),
+                          context.layout.prediction_folder(self.model, self.test_set))
+
+    def run(self, context: StudyContext) -> None:
+        from nnunet_t1t2.conversion.files import partial_name
+        from nnunet_t1t2.evaluation import evaluate_folders, write_csv, write_json
+
+        summary = evaluate_folders(context.layout.prediction_folder(self.model, self.test_set),
+                                   context.layout.test_labels(self.test_set), num_processes=1)
+        target = context.layout.evaluation_file(self.model, self.test_set)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_csv(summary, target.with_suffix(".csv"))
+        write_json(summary, partial_name(target))
+        os.replace(partial_name(target), target)
+
+
+class ReportStep(Step):
+    key = "report"
+    title = "writing the report and its figures"
+
+    def is_done(self, context: StudyContext, state: StudyState) -> bool:
+        return False  # cheap, and it must reflect every result there is
+
+    def run(self, context: StudyContext) -> None:
+        from nnunet_t1t2.study.report import write_report
+
+        write_report(context)
+
+
+def install_splits(context: StudyContext, kind: str) -> None:
+    """Put the conversion's splits back into the preprocessed folder (nnU-Net's planning may not)."""
+    from nnunet_t1t2.conversion import install_splits as install
+
+    with context.runner.nnunet_folders_in_process():
+        install(DATASET_IDS[kind])
+
+
+def study_steps(protocol: Protocol, generate_phantom: bool) -> list[Step]:
+    """Every step of the study in order."""
+    models = trained_models(protocol)
+    source = source_model(protocol)
+    steps: list[Step] = [PhantomStep(protocol)] if generate_phantom else []
+    steps += [ConvertStep(), PlanStep("T1")]
+    if protocol.augmentation:
+        steps.append(PlanStep("T1T2"))
+    steps.append(TrainStep(source, None))
+    if protocol.t2_strategies:
+        steps.append(LinkStep())
+    steps += [TrainStep(model, source if model.dataset == "T2" else None) for model in models[1:]]
+    steps += [PredictStep(model, test_set) for model in models for test_set in model.test_sets]
+    steps += [EvaluateStep(model, test_set) for model in models for test_set in model.test_sets]
+    steps.append(ReportStep())
+    return steps

@@ -1,0 +1,131 @@
+"""The report's tables, after the paper's Tables 3 to 9, plus per-patient Dice and compute time.
+
+Each table has our rows first (labelled ``ours``) and the paper's published rows after them
+(labelled ``paper``), one sub-table per tissue class. Strategies that were not run get one row
+saying so, so that every table is there whatever subset ran.
+"""
+from __future__ import annotations
+
+from nnunet_t1t2.study import markdown as md
+from nnunet_t1t2.study.paper_values import (AUGMENTATION_DIFFERENCE_PERCENT, AUGMENTATION_TABLE, COMPARISON_TABLES,
+                                            FOLD_TABLES)
+from nnunet_t1t2.study.results import CLASSES, METRICS, Score, StudyResults, TissueClass
+from nnunet_t1t2.study.strategies import STRATEGIES, Strategy
+
+FOLD_TABLE_TITLES = {
+    3: "Table 3: transfer learning without fine tuning and open fine tuning",
+    4: "Table 4: conservative fine tuning",
+    5: "Table 5: hybrid transfer learning, by aggregation",
+}
+FOLD_TABLE_FAMILIES = {3: ("none", "open"), 4: ("conservative",), 5: ("hybrid",)}
+METRIC_COLUMNS = list(METRICS)
+NOT_RUN = ["not run", "", "", ""]
+
+
+def fold_tables(results: StudyResults) -> str:
+    """Tables 3 to 5: every fold's pooled values with Wilson intervals, and their average."""
+    sections = []
+    for number, title in FOLD_TABLE_TITLES.items():
+        strategies = [s for s in STRATEGIES.values() if s.family in FOLD_TABLE_FAMILIES[number]]
+        parts = [f"### {title}"]
+        for tissue in CLASSES:
+            rows = [row for s in strategies for row in _our_fold_rows(results, s, tissue)]
+            if tissue.paper:
+                rows += [["paper", STRATEGIES[row.strategy].label, row.fold or md.MISSING,
+                          *(md.published(row.values[tissue.paper][m]) for m in METRIC_COLUMNS)]
+                         for row in FOLD_TABLES[number]]
+            parts += [f"**{tissue.name}**", md.table(["", "Model", "Fold", *METRIC_COLUMNS], rows)]
+        sections.append("\n\n".join(parts))
+    return "\n\n".join(sections)
+
+
+def _our_fold_rows(results: StudyResults, strategy: Strategy, tissue: TissueClass) -> list[list[str]]:
+    if strategy not in results.protocol.strategies:
+        return [["ours", strategy.label, md.MISSING, *NOT_RUN]]
+    rows = [["ours", strategy.label, str(fold),
+             *(md.score(results.pooled(strategy.key, fold, "T2", tissue.key, m)) for m in METRIC_COLUMNS)]
+            for fold in results.protocol.folds]
+    if len(results.protocol.folds) > 1:
+        rows.append(["ours", strategy.label, "avg",
+                     *(md.score(results.overall(strategy.key, "T2", tissue.key, m)) for m in METRIC_COLUMNS)])
+    return rows
+
+
+def comparison_tables(results: StudyResults) -> str:
+    """Tables 6 to 8: every strategy's overall result per class beside the paper's best of each
+    approach."""
+    parts = []
+    for tissue in CLASSES:
+        number, paper_rows = COMPARISON_TABLES[tissue.paper] if tissue.paper else (None, [])
+        title = f"Table {number}: {tissue.name}" if number else f"{tissue.name} (not in the paper)"
+        rows = [["ours", s.label, *(md.score(results.overall(s.key, "T2", tissue.key, m)) for m in METRIC_COLUMNS)]
+                if s in results.protocol.strategies else ["ours", s.label, *NOT_RUN]
+                for s in STRATEGIES.values() if s.on_t2]
+        rows += [["paper", STRATEGIES[row.strategy].label,
+                  *(md.published(row.values[m], row.half_widths[m]) for m in METRIC_COLUMNS)] for row in paper_rows]
+        parts += [f"### {title}", md.table(["", "Model", *METRIC_COLUMNS], rows)]
+    return "\n\n".join(parts)
+
+
+def per_patient_table(results: StudyResults) -> str:
+    """Dice as the mean over the T2 test patients with a t interval across them, per fold."""
+    rows = []
+    for strategy in results.protocol.t2_strategies:
+        for fold in results.protocol.folds:
+            cells = [results.per_patient(strategy.key, fold, "T2", tissue.key, "DSC") for tissue in CLASSES]
+            patients = max((n for _, n in filter(None, cells)), default=0)
+            rows.append([strategy.label, str(fold), str(patients),
+                         *(md.score(cell[0] if cell else None) for cell in cells)])
+    header = ["Model", "Fold", "Patients", *(f"DSC {tissue.name.split(',')[0]}" for tissue in CLASSES)]
+    return md.table(header, rows) if rows else "No T2 strategy was run."
+
+
+def augmentation_table(results: StudyResults) -> str:
+    """Table 9: the T1 model and the T1+T2 model, each on the T1 and on the T2 test patients."""
+    models = {"source": "T1 only", "augmentation": "T1 and T2"}
+    parts = []
+    for tissue in CLASSES:
+        rows = []
+        for test_set in ("T1", "T2"):
+            scores = {role: {m: results.overall(role, test_set, tissue.key, m) for m in METRIC_COLUMNS}
+                      for role in models}
+            for role, trained_on in models.items():
+                run = role == "source" or results.protocol.augmentation
+                rows.append(["ours", test_set, trained_on,
+                             *([md.score(scores[role][m]) for m in METRIC_COLUMNS] if run else NOT_RUN)])
+            rows.append(["ours", test_set, "difference %",
+                         *(_difference(scores["source"][m], scores["augmentation"][m]) for m in METRIC_COLUMNS)])
+        if tissue.paper:
+            for test_set in ("T1", "T2"):
+                for role, trained_on in models.items():
+                    row = AUGMENTATION_TABLE[(test_set, role)]
+                    rows.append(["paper", test_set, trained_on,
+                                 *(md.published(row.values[tissue.paper][m], row.half_widths[tissue.paper][m], 2)
+                                   for m in METRIC_COLUMNS)])
+                rows.append(["paper", test_set, "difference %",
+                             *(f"{AUGMENTATION_DIFFERENCE_PERCENT[test_set][tissue.paper][m]:.2f}"
+                               for m in METRIC_COLUMNS)])
+        parts += [f"**{tissue.name}**", md.table(["", "Test set", "Trained on", *METRIC_COLUMNS], rows)]
+    return "\n\n".join(parts)
+
+
+def _difference(without: Score | None, with_augmentation: Score | None) -> str:
+    if without is None or with_augmentation is None or not without.value or with_augmentation.value is None:
+        return md.MISSING
+    return f"{100 * (with_augmentation.value - without.value) / without.value:+.2f}"
+
+
+def compute_time_table(results: StudyResults) -> str:
+    """Every finished training's time per epoch, epochs and seconds to convergence, and total."""
+    rows = []
+    roles = [("source", "T1 source model")] + [(s.key, s.label) for s in results.protocol.strategies]
+    for role, label in roles:
+        for fold, record in sorted(results.convergence_records(role).items()):
+            rows.append([label, str(fold), record["trainer"],
+                         f"{record['trainable_parameters']:,} of {record['total_parameters']:,}",
+                         md.number(record["seconds_per_epoch"], 1), str(record["epochs_trained"]),
+                         str(record["epochs_to_convergence"]), md.number(record["seconds_to_convergence"], 0),
+                         md.number(record["seconds_total"], 0), "yes" if record["stopped_early"] else "no"])
+    header = ["Model", "Fold", "Trainer", "Trainable parameters", "s / epoch", "Epochs trained",
+              "Epochs to convergence", "s to convergence", "s total", "Stopped early"]
+    return md.table(header, rows) if rows else "No training has finished yet."

@@ -1,0 +1,194 @@
+"""``nnunet-t1t2 study`` end to end on a tiny phantom, interrupted and resumed, and its report.
+
+One study serves every end-to-end test: it is started as a subprocess, killed (with its whole
+process group) once the T1 source model is trained and the next training has started, and run
+again to the end. Tiny: six phantom patients (three with T2), one epoch of two iterations, five
+strategies covering every table and figure (no fine-tuning, FC and 3 conv layers for the Fig. 5
+line, hybrid, augmentation). Everything runs through the real commands, on the CPU, in the
+study's own nnU-Net folders under a temporary folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from nnunet_t1t2.study.figures import FIGURE_FILES
+from nnunet_t1t2.study.paper_values import COMPARISON_TABLES, FOLD_TABLES, PAPER_METRICS
+from nnunet_t1t2.study.protocol import PRESETS, make_protocol
+from nnunet_t1t2.study.strategies import STRATEGIES
+from nnunet_t1t2.errors import UserError
+
+BIN = Path(sys.executable).parent
+TINY_SCHEDULE = {"NNUNET_T1T2_EPOCHS": "1", "NNUNET_T1T2_ITERATIONS": "2", "NNUNET_T1T2_VAL_ITERATIONS": "1"}
+RUN_STRATEGIES = ["no-ft", "fc", "ft3", "hybrid-mul", "augmentation"]
+SOURCE_STEP, NEXT_TRAINING_LOG = "train/source/fold_0", "train_no-ft_fold_0.log"
+SOURCE_FOLD_FOLDER = "nnUNet_results/Dataset501_PatientsT1/SEUNetTrainer__nnUNetPlans_demo__3d_fullres/fold_0"
+TIMEOUT_S = 1200
+
+
+def environment() -> dict[str, str]:
+    """The caller's environment without nnU-Net folders (the study brings its own), with the tiny schedule."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("nnUNet_", "NNUNET_T1T2_"))}
+    return {**env, **TINY_SCHEDULE}
+
+
+def study_command(data: Path, out: Path, *extra: str) -> list[str]:
+    return [str(BIN / "nnunet-t1t2"), "study", "--data", str(data), "--out", str(out), "--preset", "demo",
+            "--strategies", *RUN_STRATEGIES, "--device", "cpu", *extra]
+
+
+@dataclass
+class InterruptedStudy:
+    out: Path
+    data: Path
+    source_checkpoint_mtime: float
+    rerun: subprocess.CompletedProcess
+
+
+def wait_for(condition, what: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"the study ended (status {process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> InterruptedStudy:
+    root = tmp_path_factory.mktemp("study")
+    data, out = root / "patients", root / "out"
+    subprocess.run([str(BIN / "nnunet-t1t2"), "phantom", "--out", str(data), "--n", "6", "--n-t2", "3",
+                    "--seed", "1"], env=environment(), check=True, capture_output=True)
+
+    with open(root / "first_run.log", "w") as log:
+        first = subprocess.Popen(study_command(data, out), env=environment(), stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        try:
+            wait_for(lambda: SOURCE_STEP in json.loads((out / "study_state.json").read_text())["steps"]
+                     if (out / "study_state.json").is_file() else False, "the source training finished", first)
+            wait_for((out / "logs" / NEXT_TRAINING_LOG).is_file, "the next training started", first)
+        finally:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+    mtime = (out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime
+
+    rerun = subprocess.run(study_command(data, out), env=environment(), capture_output=True, text=True,
+                           timeout=TIMEOUT_S)
+    assert rerun.returncode == 0, f"re-run failed:\n{rerun.stdout[-4000:]}\n{rerun.stderr[-4000:]}"
+    return InterruptedStudy(out, data, mtime, rerun)
+
+
+def test_rerun_skips_finished_training_and_redoes_the_interrupted_one(study):
+    lines = study.rerun.stdout.splitlines()
+    assert any("training T1 source SEUNetTrainer fold 0 ... skipped (done)" in line for line in lines)
+    assert any("training NoFineTuneTrainer fold 0 ... done in" in line for line in lines)
+    assert (study.out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime == study.source_checkpoint_mtime
+    steps = json.loads((study.out / "study_state.json").read_text())["steps"]
+    trained = {key for key in steps if key.startswith("train/")}
+    assert trained == {f"train/{role}/fold_0" for role in ["source", *RUN_STRATEGIES]}
+    assert study.rerun.stdout.rstrip().endswith(f"report: {study.out / 'report.md'}")
+
+
+def test_every_training_records_its_compute_time(study):
+    for folder in (study.out / "nnUNet_results").glob("Dataset*/*/fold_0"):
+        record = json.loads((folder / "convergence.json").read_text())
+        assert record["seconds_total"] >= 0 and record["epochs_trained"] in (0, 1)
+
+
+def test_report_has_every_table_with_ours_and_the_papers_rows(study):
+    report = (study.out / "report.md").read_text()
+    for title in ("Table 3", "Table 4", "Table 5", "Table 6", "Table 7", "Table 8", "Table 9",
+                  "Dice per test patient", "Compute time"):
+        assert title in report
+    for strategy in STRATEGIES.values():
+        if strategy.key in RUN_STRATEGIES and strategy.on_t2:
+            assert f"| ours | {strategy.label} | 0 |" in report
+    assert f"| ours | {STRATEGIES['open'].label} | — | not run |" in report
+    assert "| ours | T2 | T1 and T2 |" in report and "| paper | T2 | T1 and T2 | 0.72 ± 0.0006 |" in report
+    for rows in FOLD_TABLES.values():
+        for row in rows:
+            assert f"| paper | {STRATEGIES[row.strategy].label} | {row.fold or '—'} | " in report
+    for _, rows in COMPARISON_TABLES.values():
+        first = rows[0]
+        assert f"| paper | {STRATEGIES[first.strategy].label} | {first.values[PAPER_METRICS[0]]:.4f} ± " in report
+    assert "Dataset501_PatientsT1" in report and "Folds: 0 of 1" in report
+
+
+def test_report_figures_are_png_images(study):
+    import matplotlib.image
+
+    report = (study.out / "report.md").read_text()
+    for file in FIGURE_FILES.values():
+        path = study.out / "figures" / file
+        assert f"](figures/{file})" in report
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        height, width, _ = matplotlib.image.imread(path).shape
+        assert height > 200 and width > 200
+
+
+def test_continuing_with_another_setup_is_refused(study):
+    result = subprocess.run(study_command(study.data, study.out, "--plans", "nnUNetPlans"), env=environment(),
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "another set-up" in result.stderr and "plans" in result.stderr
+
+
+def test_a_failed_step_names_itself_and_its_log(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run(study_command(tmp_path / "empty", tmp_path / "out"), env=environment(),
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "step [1/" in result.stderr and "converting the patients" in result.stderr
+    assert str(tmp_path / "out" / "logs" / "convert.log") in result.stderr
+    assert "run the same command again" in result.stderr
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--strategies", "open", "ft4"], "unknown strategy ft4"),
+    (["--folds", "2"], "no fold 2"),
+    (["--data", "/nonexistent/patients"], "no such folder"),
+])
+def test_bad_arguments_are_user_errors(tmp_path, arguments, message):
+    command = [str(BIN / "nnunet-t1t2"), "study", "--data", str(tmp_path), "--out", str(tmp_path / "out"),
+               "--preset", "demo", *arguments]
+    result = subprocess.run(command, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_an_unwritable_output_folder_is_a_user_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = subprocess.run(study_command(tmp_path, tmp_path / "file"), env=environment(), capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and "is not a folder" in result.stderr
+
+
+def test_demo_preset_is_representative():
+    demo = {s.family for s in PRESETS["demo"].strategies}
+    assert {"none", "open", "conservative", "augmentation"} <= demo
+    assert sum(s.family == "hybrid" for s in PRESETS["demo"].strategies) >= 2
+    assert PRESETS["paper"].strategies == tuple(STRATEGIES.values()) and PRESETS["paper"].folds == (0, 1, 2)
+
+
+def test_environment_schedule_overrides_the_preset():
+    protocol = make_protocol("demo", environ={"NNUNET_T1T2_EPOCHS": "5"})
+    assert protocol.schedule["NNUNET_T1T2_EPOCHS"] == "5"
+    with pytest.raises(UserError):
+        make_protocol("demo", environ={"NNUNET_T1T2_ITERATIONS": "0"})
+
+
+def test_paper_comparison_tables_repeat_the_fold_tables():
+    """Tables 6 to 8 repeat rows of Tables 3 to 5: a check of the transcription."""
+    averages = {row.strategy: row.values for rows in FOLD_TABLES.values() for row in rows if row.fold in ("", "avg")}
+    for tissue, (_, rows) in COMPARISON_TABLES.items():
+        for row in rows:
+            assert averages[row.strategy][tissue] == row.values, (tissue, row.strategy)
