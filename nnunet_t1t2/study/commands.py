@@ -1,7 +1,7 @@
 """Run nnU-Net's and nnunet-t1t2's commands in the study's environment, each into its step's log.
 
 Every command sees the study's own nnU-Net folders, our trainers folder as ``nnUNet_extTrainer``,
-the protocol's schedule variables and, on the CPU, nnU-Net's settings that keep two cores busy
+the protocol's schedule and mirroring variables and, on the CPU, nnU-Net's settings that keep two cores busy
 with work instead of worker processes. The commands are the console scripts installed next to
 this Python, so the study runs them from whichever environment it was started in.
 """
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from nnunet_t1t2.errors import UserError
-from nnunet_t1t2.training.short_schedule import SCHEDULE_VARIABLES
 
 #: On the CPU: no compilation, one export process in nnU-Net's validation (it starts 8 otherwise).
 CPU_SETTINGS = {"nnUNet_compile": "f", "nnUNet_def_n_proc": "1"}
@@ -26,6 +25,8 @@ CPU_SETTINGS = {"nnUNet_compile": "f", "nnUNet_def_n_proc": "1"}
 CPU_TRAINING_SETTINGS = {"nnUNet_n_proc_DA": "0"}
 LOG_TAIL_LINES = 15
 NNUNET_FOLDERS = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
+#: Variables the study sets itself: nnU-Net's, and nnunet-t1t2's schedule, mirroring and source override.
+STUDY_OWNED_PREFIXES = ("nnUNet_", "NNUNET_T1T2_")
 
 
 class CommandFailed(UserError):
@@ -38,15 +39,14 @@ class CommandRunner:
     device: str
 
     @classmethod
-    def for_study(cls, raw: Path, preprocessed: Path, results: Path, schedule: Mapping[str, str],
+    def for_study(cls, raw: Path, preprocessed: Path, results: Path, training_variables: Mapping[str, str],
                   device: str) -> CommandRunner:
-        """The caller's environment with its nnU-Net and schedule variables replaced by the study's."""
+        """The caller's environment with its nnU-Net and nnunet-t1t2 variables replaced by the study's."""
         from nnunet_t1t2.discovery import trainers_folder
 
-        own = ("nnUNet_", *SCHEDULE_VARIABLES)
-        environment = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(STUDY_OWNED_PREFIXES)}
         environment.update(nnUNet_raw=str(raw), nnUNet_preprocessed=str(preprocessed), nnUNet_results=str(results),
-                           nnUNet_extTrainer=str(trainers_folder()), **schedule)
+                           nnUNet_extTrainer=str(trainers_folder()), **training_variables)
         if device == "cpu":
             environment.update(CPU_SETTINGS)
         return cls(environment, device)

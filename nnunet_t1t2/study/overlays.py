@@ -15,7 +15,7 @@ import numpy as np
 from nnunet_t1t2.study.results import StudyResults
 
 SLICE_POSITIONS = (0.35, 0.5, 0.65)
-LABEL_COLOURS = {1: "#e0a060", 2: "#fafafa", 3: "#3070e0"}
+LABEL_COLOURS = {1: "#c8745a", 2: "#ffe14d", 3: "#2f6fde"}
 LABEL_NAMES = {1: "soft tissue", 2: "bone", 3: "air in the head"}
 LABEL_ALPHA = 0.6
 

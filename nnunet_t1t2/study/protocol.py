@@ -7,9 +7,9 @@ with T2. ``demo`` is the same protocol cut down to minutes on a CPU: a CPU-sized
 SGD schedule shortened through the ``NNUNET_T1T2_*`` variables, one fold, a representative subset
 of strategies and 10 small phantom patients, 5 with T2.
 
-``NNUNET_T1T2_EPOCHS``, ``NNUNET_T1T2_ITERATIONS`` and ``NNUNET_T1T2_VAL_ITERATIONS`` set in the
-caller's environment override a preset's schedule (for quick checks of the paper preset, and
-for the tests).
+``NNUNET_T1T2_EPOCHS``, ``NNUNET_T1T2_ITERATIONS``, ``NNUNET_T1T2_VAL_ITERATIONS`` and
+``NNUNET_T1T2_MIRRORING`` set in the caller's environment override a preset's schedule and
+test-time mirroring (for quick checks of the paper preset, and for the tests).
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from typing import Mapping
 
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.study.strategies import PAPER_SUFFIX, STRATEGIES, Strategy, strategies_by_key
-from nnunet_t1t2.training.short_schedule import SCHEDULE_VARIABLES, schedule_overrides
+from nnunet_t1t2.training.short_schedule import (MIRRORING_VARIABLE, SCHEDULE_VARIABLES, inference_mirroring,
+                                                 schedule_overrides)
 
 CONFIGURATION = "3d_fullres"
 DATASET_IDS = {"T1": 501, "T2": 502, "T1T2": 503}
@@ -47,6 +48,7 @@ class Protocol:
     schedule: Mapping[str, str]
     """``NNUNET_T1T2_*`` schedule variables for every training (empty: the trainers' own)."""
     test_time_mirroring: bool
+    """Off: nnU-Net's validation and our predictions run each patch once instead of eight times."""
     cv_folds: int
     folds: tuple[int, ...]
     strategies: tuple[Strategy, ...]
@@ -63,6 +65,10 @@ class Protocol:
     @property
     def augmentation(self) -> bool:
         return STRATEGIES["augmentation"] in self.strategies
+
+    def training_environment(self) -> dict[str, str]:
+        """The ``NNUNET_T1T2_*`` variables every training runs with."""
+        return {**self.schedule, MIRRORING_VARIABLE: "1" if self.test_time_mirroring else "0"}
 
     def source_trainer(self) -> str:
         return STRATEGIES["augmentation"].trainer_name(self.trainer_suffix)
@@ -81,7 +87,7 @@ class Protocol:
 PRESETS = {
     "demo": Protocol(
         preset="demo", plans="demo", trainer_suffix="",
-        schedule={"NNUNET_T1T2_EPOCHS": "3", "NNUNET_T1T2_ITERATIONS": "8", "NNUNET_T1T2_VAL_ITERATIONS": "1"},
+        schedule={"NNUNET_T1T2_EPOCHS": "5", "NNUNET_T1T2_ITERATIONS": "12", "NNUNET_T1T2_VAL_ITERATIONS": "2"},
         test_time_mirroring=False, cv_folds=1, folds=(0,),
         strategies=strategies_by_key(["no-ft", "open", "ft6", "hybrid-mul", "hybrid-concat", "augmentation"]),
         phantom=PhantomSpec(patients=10, t2_patients=5, size="small"),
@@ -97,8 +103,8 @@ PRESETS = {
 
 def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[int] | None = None,
                   plans: str | None = None, environ: Mapping[str, str] = os.environ) -> Protocol:
-    """The preset with the caller's choices of strategies, folds and plans, and the schedule
-    variables of ``environ`` on top of the preset's."""
+    """The preset with the caller's choices of strategies, folds and plans, and the schedule and
+    mirroring variables of ``environ`` on top of the preset's."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     protocol = PRESETS[preset]
@@ -111,8 +117,10 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
                             f"there is no fold {', '.join(map(str, outside))}")
     schedule = {**protocol.schedule, **{v: environ[v] for v in SCHEDULE_VARIABLES if v in environ}}
     schedule_overrides(schedule)  # refuses invalid values with a UserError
+    mirroring = inference_mirroring(environ) if MIRRORING_VARIABLE in environ else protocol.test_time_mirroring
     return replace(
         protocol,
+        test_time_mirroring=mirroring,
         strategies=strategies_by_key(strategies) if strategies is not None else protocol.strategies,
         folds=tuple(sorted(set(folds))) if folds is not None else protocol.folds,
         plans=plans or protocol.plans,

@@ -165,13 +165,13 @@ class PredictStep(Step):
         for folder in (partial, final):
             if folder.exists():
                 shutil.rmtree(folder)
-        # each worker is a fresh Python importing torch: on the CPU one of each is cheapest
-        processes = "1" if context.runner.device == "cpu" else str(context.workers)
+        # each worker is a fresh Python importing torch: on the CPU, nnU-Net's sequential mode (0) is cheapest
+        processes = "0" if context.runner.device == "cpu" else str(context.workers)
         self.command(context, "nnUNetv2_predict", "-i", str(context.layout.test_images(self.test_set)),
                      "-o", str(partial), "-d", str(DATASET_IDS[self.model.dataset]), "-c", CONFIGURATION,
                      "-tr", self.model.trainer, "-p", context.protocol.plans_name, "-f", str(self.model.fold),
                      "-device", context.runner.device, "-npp", processes, "-nps", processes,
-                     *([] if context.protocol.test_time_mirroring else ["--disable_tta"]))
+                     "--disable_progress_bar", *([] if context.protocol.test_time_mirroring else ["--disable_tta"]))
         os.replace(partial, final)
 
 
