@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.study.figures import FIGURE_FILES
 from nnunet_t1t2.study.paper_values import COMPARISON_TABLES, FOLD_TABLES, PAPER_METRICS
 from nnunet_t1t2.study.protocol import PRESETS, make_protocol
 from nnunet_t1t2.study.strategies import STRATEGIES
-from nnunet_t1t2.errors import UserError
 
 BIN = Path(sys.executable).parent
 TINY_SCHEDULE = {"NNUNET_T1T2_EPOCHS": "1", "NNUNET_T1T2_ITERATIONS": "2", "NNUNET_T1T2_VAL_ITERATIONS": "1"}

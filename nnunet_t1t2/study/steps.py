@@ -28,6 +28,9 @@ CONVERT_LEFT_SOME_OUT = 1
 
 @dataclass(frozen=True)
 class StudyContext:
+    """What every step needs: the protocol, the folder layout, the command runner, the patients
+    folder and how many processes nnU-Net may use for preprocessing."""
+
     protocol: Protocol
     layout: StudyLayout
     runner: CommandRunner
@@ -36,6 +39,8 @@ class StudyContext:
 
 
 class Step:
+    """One step: ``key`` names it in the state and its log file, ``title`` in the progress line."""
+
     key: str
     title: str
 
