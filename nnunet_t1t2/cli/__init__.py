@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="<verb>", required=True)
     for verb, module_name in VERBS.items():
         module = importlib.import_module(module_name)
-        sub = verbs.add_parser(verb, help=module.HELP, description=module.HELP)
+        # argparse %-formats help strings (not descriptions), so a literal "%" must be doubled there.
+        sub = verbs.add_parser(verb, help=module.HELP.replace("%", "%%"), description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
     return parser
