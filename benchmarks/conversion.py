@@ -79,7 +79,7 @@ def main() -> None:
           f"CPU seconds (target <= {TARGET_SECONDS:g} s on 2 cores)")
     if args.json:
         args.json.write_text(json.dumps({"size": args.size, "threads": args.threads, "cores": os.cpu_count(),
-                                         "load_average": [load_before, load_after], "patients": rows}, indent=2))
+                                         "load_average": [load_before, load_after], "patients": rows}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

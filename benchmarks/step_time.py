@@ -106,7 +106,7 @@ def peak_memory_mb(name: str, preset: str, device: torch.device, in_this_process
     CPU in a fresh process, so that memory freed by earlier measurements cannot hide a peak."""
     if device.type == "cpu" and not in_this_process:
         out = subprocess.run([sys.executable, __file__, "--preset", preset, "--peak-memory-of", name],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, encoding="utf-8", errors="replace", check=True)
         return float(out.stdout.strip().splitlines()[-1])
     step = step_function(name, preset, device)
     gc.collect()
@@ -153,7 +153,7 @@ def main() -> None:
         print(f"{what:<48}{ratio:6.2f}")
     print(f"peak memory concat / mul: {memory['hybrid_concat'] / memory['hybrid_mul']:.2f}")
     if args.json:
-        with open(args.json, "w") as f:
+        with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"seconds": seconds, "peak_memory_mb": memory, "ratios": ratios}, f, indent=2)
 
 

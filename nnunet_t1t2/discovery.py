@@ -39,7 +39,7 @@ def register_trainers() -> Path:
     """Write the shim into nnU-Net's trainer folder (idempotent); return its path."""
     path = shim_path()
     try:
-        path.write_text(SHIM_TEXT)
+        path.write_text(SHIM_TEXT, encoding="utf-8")
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror}. Use export nnUNet_extTrainer=$(nnunet-t1t2 "
                         f"trainers-path) instead, or run with permission to write nnU-Net's folder.") from None
@@ -51,7 +51,7 @@ def unregister_trainers() -> Path | None:
     path = shim_path()
     if not path.is_file():
         return None
-    if path.read_text() != SHIM_TEXT:
+    if path.read_text(encoding="utf-8") != SHIM_TEXT:
         raise UserError(f"{path} was not written by nnunet-t1t2 register-trainers; not removing it")
     path.unlink()
     return path

@@ -52,7 +52,7 @@ class NNUNetFolders:
     def run(self, *command: str, expect_ok: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
         """Run a console script of this environment; on an unexpected outcome show its output."""
         result = subprocess.run([str(BIN / command[0]), *command[1:]], env=self.environment(**extra_env),
-                                capture_output=True, text=True)
+                                capture_output=True, encoding="utf-8", errors="replace")
         if (result.returncode == 0) != expect_ok:
             raise AssertionError(f"{' '.join(command)} exited {result.returncode}\n"
                                  f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}")

@@ -85,7 +85,7 @@ def planned(converted, nnunet):
     env = {**os.environ, **{name: str(path) for name, path in nnunet.items()}}
     result = subprocess.run([str(BIN / "nnUNetv2_plan_and_preprocess"), "-d", "101", "102", "103",
                              "--verify_dataset_integrity", "-c", "3d_fullres", "-np", "1", "-npfp", "1"],
-                            env=env, capture_output=True, text=True)
+                            env=env, capture_output=True, encoding="utf-8", errors="replace")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
@@ -99,7 +99,7 @@ def cases_in(folder: Path) -> set[str]:
 
 
 def true_ct_from_mr(patient_folder: Path, modality: str) -> np.ndarray:
-    transforms = json.loads((patient_folder / "phantom.json").read_text())["transforms"]
+    transforms = json.loads((patient_folder / "phantom.json").read_text(encoding="utf-8"))["transforms"]
     ct_from_t1 = np.array(transforms["ct_from_t1"]["matrix"])
     if modality == "T1":
         return ct_from_t1
@@ -138,15 +138,15 @@ def test_every_phantom_image_is_converted_into_the_three_data_sets(converted, nn
     assert {c[:-5] for c in cases_in(t2 / "imagesTr") | cases_in(t2 / "imagesTs")} == set(t2_patients)
     assert len(cases_in(t1t2 / "imagesTr") | cases_in(t1t2 / "imagesTs")) == 8 + len(t2_patients)
 
-    dataset = json.loads((t1t2 / "dataset.json").read_text())
+    dataset = json.loads((t1t2 / "dataset.json").read_text(encoding="utf-8"))
     assert dataset["channel_names"] == {"0": "MR"}
     assert dataset["labels"] == {"background": 0, "soft_tissue": 1, "bone": 2, "air": 3}
     assert dataset["numTraining"] == len(cases_in(t1t2 / "labelsTr"))
     assert dataset["nnunet_t1t2"]["thresholds_hu"] == {"bone_hu": 600.0, "air_hu": -500.0, "head_hu": -500.0}
-    assert json.loads((t1 / "dataset.json").read_text())["channel_names"] == {"0": "T1"}
-    assert json.loads((t2 / "dataset.json").read_text())["channel_names"] == {"0": "T2"}
+    assert json.loads((t1 / "dataset.json").read_text(encoding="utf-8"))["channel_names"] == {"0": "T1"}
+    assert json.loads((t2 / "dataset.json").read_text(encoding="utf-8"))["channel_names"] == {"0": "T2"}
 
-    manifest = json.loads((t1 / "conversion.json").read_text())["cases"]
+    manifest = json.loads((t1 / "conversion.json").read_text(encoding="utf-8"))["cases"]
     for case, record in manifest.items():
         assert (t1 / "qc" / f"{case}.png").stat().st_size > 1000
         assert np.shape(record["registration"]["matrix"]) == (4, 4)
@@ -169,7 +169,7 @@ def test_registration_recovers_the_true_transform(converted, nnunet, phantom):
     """The recorded MR-to-CT transform moves the MR head's voxels to within a millimetre (the MR
     voxels are 3 mm) of where the phantom's true transform puts them."""
     for patient, modality, _ in converted_images(nnunet):
-        record = json.loads((raw_folder(nnunet, modality) / "conversion.json").read_text())["cases"][patient]
+        record = json.loads((raw_folder(nnunet, modality) / "conversion.json").read_text(encoding="utf-8"))["cases"][patient]
         found = np.array(record["registration"]["matrix"])
         true = true_ct_from_mr(phantom / patient, modality)
         mr = sitk.ReadImage(str(phantom / patient / f"{modality.lower()}.nii.gz"))
@@ -181,7 +181,7 @@ def test_registration_recovers_the_true_transform(converted, nnunet, phantom):
 
 
 def test_splits_keep_each_patient_on_one_side(converted, nnunet, phantom):
-    folds = {kind: json.loads((raw_folder(nnunet, kind) / "splits_final.json").read_text())
+    folds = {kind: json.loads((raw_folder(nnunet, kind) / "splits_final.json").read_text(encoding="utf-8"))
              for kind in ("T1", "T2", "T1T2")}
     test_patients = {kind: {c.split("_T")[0] for c in cases_in(raw_folder(nnunet, kind) / "labelsTs")}
                      for kind in folds}
@@ -197,7 +197,7 @@ def test_splits_keep_each_patient_on_one_side(converted, nnunet, phantom):
         val_sets = [set(fold["val"]) for fold in splits]
         assert all(not a & b for i, a in enumerate(val_sets) for b in val_sets[i + 1:])
         preprocessed = nnunet["nnUNet_preprocessed"] / NAMES[kind] / "splits_final.json"
-        assert json.loads(preprocessed.read_text()) == splits
+        assert json.loads(preprocessed.read_text(encoding="utf-8")) == splits
     # T2 test patients are held out of T1 and T1T2 training; T2 validation nests in T1 validation.
     assert test_patients["T2"] <= test_patients["T1"] == test_patients["T1T2"]
     for t1_fold, t2_fold in zip(folds["T1"], folds["T2"]):
@@ -235,19 +235,19 @@ def test_nnunet_plans_with_verification_and_keeps_our_splits(planned, nnunet):
 
     assert planned.stdout.count("verify_dataset_integrity Done") == 3
     for kind in ("T1", "T2", "T1T2"):
-        raw = json.loads((raw_folder(nnunet, kind) / "splits_final.json").read_text())
-        assert json.loads((nnunet["nnUNet_preprocessed"] / NAMES[kind] / "splits_final.json").read_text()) == raw
+        raw = json.loads((raw_folder(nnunet, kind) / "splits_final.json").read_text(encoding="utf-8"))
+        assert json.loads((nnunet["nnUNet_preprocessed"] / NAMES[kind] / "splits_final.json").read_text(encoding="utf-8")) == raw
 
     preprocessed = nnunet["nnUNet_preprocessed"] / NAMES["T1T2"] / "splits_final.json"
-    ours = json.loads(preprocessed.read_text())
-    preprocessed.write_text(json.dumps([{"train": ours[0]["val"], "val": ours[0]["train"]}]))
+    ours = json.loads(preprocessed.read_text(encoding="utf-8"))
+    preprocessed.write_text(json.dumps([{"train": ours[0]["val"], "val": ours[0]["train"]}]), encoding="utf-8")
     with pytest.raises(AssertionError):
         ExperimentPlanner(103)
     assert install_splits(103) and not install_splits(103)
-    assert json.loads(preprocessed.read_text()) == ours
+    assert json.loads(preprocessed.read_text(encoding="utf-8")) == ours
     preprocessed.unlink()
     ExperimentPlanner(103)
-    assert json.loads(preprocessed.read_text()) == ours
+    assert json.loads(preprocessed.read_text(encoding="utf-8")) == ours
 
     trainer = get_trainer_from_args("103", "3d_fullres", 1, "nnUNetTrainer", "nnUNetPlans", device=torch.device("cpu"))
     train, val = trainer.do_split()
@@ -368,14 +368,14 @@ def test_bad_inputs_are_reported_by_patient_and_file_and_leave_nothing(phantom, 
     written = sorted(p.name for p in dataset.rglob("*") if p.is_file())
     assert written == ["conversion.json", "dataset.json", "good.nii.gz", "good.png", "good_0000.nii.gz",
                        "splits_final.json"]
-    left_out = json.loads((dataset / "conversion.json").read_text())["left_out"]
+    left_out = json.loads((dataset / "conversion.json").read_text(encoding="utf-8"))["left_out"]
     assert set(left_out) == set(expected) - {"no_ct"}
 
 
 def test_a_failure_while_installing_leaves_no_file_of_the_case(tmp_path, monkeypatch):
     staged = {tmp_path / f"staged{i}": tmp_path / "case" / f"final{i}" for i in range(3)}
     for path in staged:
-        path.write_text(path.name)
+        path.write_text(path.name, encoding="utf-8")
     real_copy = shutil.copyfile
 
     def copy_then_fail(source, target):
@@ -482,7 +482,7 @@ def test_synthrad_layout_uses_the_registered_images_and_their_mask(phantom, fres
     assert sorted(summary.converted) == ["1BA001 T1", "1BA002 T1"] and not summary.failed
     assert any("Dataset102_BrainT2 is not written" in note for note in summary.notes)
     dataset = fresh_nnunet["nnUNet_raw"] / "Dataset101_BrainT1"
-    records = json.loads((dataset / "conversion.json").read_text())["cases"]
+    records = json.loads((dataset / "conversion.json").read_text(encoding="utf-8"))["cases"]
     assert records["1BA001"]["registration"]["skipped"] == "the input layout provides registered images"
     labels = sitk.GetArrayFromImage(sitk.ReadImage(str(dataset / "labelsTr" / "1BA001.nii.gz")))
     truth = sitk.GetArrayFromImage(sitk.ReadImage(str(phantom / "phantom_000" / "truth_t1.nii.gz")))

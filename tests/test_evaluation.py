@@ -118,7 +118,7 @@ def test_default_classes_add_the_papers_air_row():
 ])
 def test_dataset_json_with_unsupported_labels_is_refused(tmp_path, labels, message):
     path = tmp_path / "dataset.json"
-    path.write_text(json.dumps({"labels": labels, "file_ending": ".nii.gz"}))
+    path.write_text(json.dumps({"labels": labels, "file_ending": ".nii.gz"}), encoding="utf-8")
     with pytest.raises(UserError, match=message):
         read_dataset_json(path)
 
@@ -201,7 +201,7 @@ def test_cli_writes_nnunet_readable_json_and_a_spreadsheet_csv(folders, capsys):
     assert summary["mean"][(0, 3)]["Dice"] == pytest.approx((1 + 8 / 9) / 2)
     assert summary["metric_per_case"][1]["metrics"][2]["Precision"] is None
 
-    with open(pred / "summary_t1t2.csv", newline="") as file:
+    with open(pred / "summary_t1t2.csv", newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 2 * 4 + 4 * 7  # case x class, then 7 summary rows per class
     bone_b = next(row for row in rows if row["case"] == "case_b" and row["class"] == "bone")
@@ -214,11 +214,11 @@ def test_cli_names_classes_from_dataset_json(folders, tmp_path):
     pred, ref = folders
     dataset_json = tmp_path / "dataset.json"
     dataset_json.write_text(json.dumps({"labels": {"background": 0, "scalp": 1, "skull": 2, "sinus": 3},
-                                        "file_ending": ".nii.gz"}))
+                                        "file_ending": ".nii.gz"}), encoding="utf-8")
     output = tmp_path / "out" / "scores.json"
     assert main(["evaluate", "--pred", str(pred), "--ref", str(ref), "-o", str(output),
                  "--dataset-json", str(dataset_json), "-np", "1"]) == 0
-    names = [entry["name"] for entry in json.loads(output.read_text())["classes"].values()]
+    names = [entry["name"] for entry in json.loads(output.read_text(encoding="utf-8"))["classes"].values()]
     assert sorted(names) == ["scalp", "sinus", "skull"]  # no "air", so no merged air row
     assert output.with_suffix(".csv").is_file()
 
@@ -255,5 +255,5 @@ def _bounds(interval):
 
 
 def _csv_row(path, statistic, class_name):
-    with open(path, newline="") as file:
+    with open(path, newline="", encoding="utf-8") as file:
         return next(row for row in csv.DictReader(file) if row["statistic"] == statistic and row["class"] == class_name)

@@ -54,11 +54,11 @@ def t2_patient(patients) -> Path:
 
 
 def record(folder: Path) -> dict:
-    return json.loads((folder / "phantom.json").read_text())
+    return json.loads((folder / "phantom.json").read_text(encoding="utf-8"))
 
 
 def legend(folder: Path) -> dict:
-    return json.loads((folder / "tissue_legend.json").read_text())
+    return json.loads((folder / "tissue_legend.json").read_text(encoding="utf-8"))
 
 
 def read(folder: Path, name: str, pixel_type=sitk.sitkUnknown) -> sitk.Image:
@@ -403,7 +403,7 @@ def test_bad_arguments_fail_with_a_message(tmp_path, capsys, args, message):
 
 def test_unwritable_output_folder_fails_with_a_message(tmp_path, capsys):
     blocker = tmp_path / "a_file"
-    blocker.write_text("")
+    blocker.write_text("", encoding="utf-8")
     assert main(["phantom", "--out", str(blocker / "out"), "--n", "1"]) == 2
     assert "cannot create the output folder" in capsys.readouterr().err
 
@@ -419,8 +419,8 @@ def test_non_empty_folder_needs_overwrite_which_replaces_only_phantom_folders(tm
     monkeypatch.setattr(generate_module, "simulate_patient", fake_patient)
     out = tmp_path / "out"
     (out / "phantom_005").mkdir(parents=True)
-    (out / "phantom_005" / "phantom.json").write_text("{}")
-    (out / "notes.txt").write_text("mine")
+    (out / "phantom_005" / "phantom.json").write_text("{}", encoding="utf-8")
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(UserError, match="not empty; pass --overwrite"):
         generate_phantom(out, n=2)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "phantom_005"]

@@ -76,7 +76,7 @@ def test_early_stopping_ends_training_on_a_plateau(phantom_datasets, monkeypatch
 def _find_trainer(env: dict) -> subprocess.CompletedProcess:
     code = ("from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name as f; "
             "print(f('HybridMulTrainer_Paper').__name__, f('FineTune9ConvTrainer').retrained_convs)")
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, encoding="utf-8", errors="replace")
 
 
 def test_stock_nnunet_finds_the_trainers_both_ways(phantom_datasets, tmp_path):
@@ -89,7 +89,7 @@ def test_stock_nnunet_finds_the_trainers_both_ways(phantom_datasets, tmp_path):
     was_registered = shim_path().is_file()
     try:
         phantom_datasets.nnunet.run("nnunet-t1t2", "register-trainers")
-        assert shim_path().read_text() == SHIM_TEXT
+        assert shim_path().read_text(encoding="utf-8") == SHIM_TEXT
         found = _find_trainer(env)
         assert found.returncode == 0 and "HybridMulTrainer_Paper 9" in found.stdout, found.stderr
         phantom_datasets.nnunet.run("nnunet-t1t2", "unregister-trainers")
@@ -97,7 +97,7 @@ def test_stock_nnunet_finds_the_trainers_both_ways(phantom_datasets, tmp_path):
         assert _find_trainer(env).returncode != 0
     finally:
         if was_registered:
-            shim_path().write_text(SHIM_TEXT)
+            shim_path().write_text(SHIM_TEXT, encoding="utf-8")
 
 
 def test_paper_preset_plans_are_preprocessed_by_nnunet(phantom_datasets):
@@ -105,7 +105,7 @@ def test_paper_preset_plans_are_preprocessed_by_nnunet(phantom_datasets):
     nnunet.run("nnunet-t1t2", "plans", "paper", "-d", str(T1_ID))
     nnunet.run("nnUNetv2_preprocess", "-d", str(T1_ID), "-plans_name", "nnUNetPlans_paper", "-c", CONFIG, "-np", "1")
     folder = nnunet.preprocessed / phantom_datasets.t1
-    plans = json.loads((folder / "nnUNetPlans_paper.json").read_text())
+    plans = json.loads((folder / "nnUNetPlans_paper.json").read_text(encoding="utf-8"))
     config = plans["configurations"][CONFIG]
     arch = config["architecture"]["arch_kwargs"]
     assert arch["n_stages"] == 4 and arch["n_conv_per_stage"] == [3] * 4 and arch["n_conv_per_stage_decoder"] == [3] * 3

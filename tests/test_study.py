@@ -70,20 +70,21 @@ def study(tmp_path_factory) -> InterruptedStudy:
     subprocess.run([str(BIN / "nnunet-t1t2"), "phantom", "--out", str(data), "--n", "6", "--n-t2", "3",
                     "--seed", "1"], env=environment(), check=True, capture_output=True)
 
-    with open(root / "first_run.log", "w") as log:
+    with open(root / "first_run.log", "w", encoding="utf-8") as log:
         first = subprocess.Popen(study_command(data, out), env=environment(), stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
         try:
-            wait_for(lambda: SOURCE_STEP in json.loads((out / "study_state.json").read_text())["steps"]
-                     if (out / "study_state.json").is_file() else False, "the source training finished", first)
+            state = out / "study_state.json"
+            wait_for(lambda: state.is_file() and SOURCE_STEP in json.loads(state.read_text(encoding="utf-8"))["steps"],
+                     "the source training finished", first)
             wait_for((out / "logs" / NEXT_TRAINING_LOG).is_file, "the next training started", first)
         finally:
             os.killpg(first.pid, signal.SIGKILL)
             first.wait()
     mtime = (out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime
 
-    rerun = subprocess.run(study_command(data, out), env=environment(), capture_output=True, text=True,
-                           timeout=TIMEOUT_S)
+    rerun = subprocess.run(study_command(data, out), env=environment(), capture_output=True, encoding="utf-8",
+                           errors="replace", timeout=TIMEOUT_S)
     assert rerun.returncode == 0, f"re-run failed:\n{rerun.stdout[-4000:]}\n{rerun.stderr[-4000:]}"
     return InterruptedStudy(out, data, mtime, rerun)
 
@@ -93,7 +94,7 @@ def test_rerun_skips_finished_training_and_redoes_the_interrupted_one(study):
     assert any("training T1 source SEUNetTrainer fold 0 ... skipped (done)" in line for line in lines)
     assert any("training NoFineTuneTrainer fold 0 ... done in" in line for line in lines)
     assert (study.out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime == study.source_checkpoint_mtime
-    steps = json.loads((study.out / "study_state.json").read_text())["steps"]
+    steps = json.loads((study.out / "study_state.json").read_text(encoding="utf-8"))["steps"]
     trained = {key for key in steps if key.startswith("train/")}
     assert trained == {f"train/{role}/fold_0" for role in ["source", *RUN_STRATEGIES]}
     assert study.rerun.stdout.rstrip().endswith(f"report: {study.out / 'report.md'}")
@@ -101,12 +102,12 @@ def test_rerun_skips_finished_training_and_redoes_the_interrupted_one(study):
 
 def test_every_training_records_its_compute_time(study):
     for folder in (study.out / "nnUNet_results").glob("Dataset*/*/fold_0"):
-        record = json.loads((folder / "convergence.json").read_text())
+        record = json.loads((folder / "convergence.json").read_text(encoding="utf-8"))
         assert record["seconds_total"] >= 0 and record["epochs_trained"] in (0, 1)
 
 
 def test_report_has_every_table_with_ours_and_the_papers_rows(study):
-    report = (study.out / "report.md").read_text()
+    report = (study.out / "report.md").read_text(encoding="utf-8")
     for title in ("Table 3", "Table 4", "Table 5", "Table 6", "Table 7", "Table 8", "Table 9",
                   "Dice per test patient", "Compute time"):
         assert title in report
@@ -127,7 +128,7 @@ def test_report_has_every_table_with_ours_and_the_papers_rows(study):
 def test_report_figures_are_png_images(study):
     import matplotlib.image
 
-    report = (study.out / "report.md").read_text()
+    report = (study.out / "report.md").read_text(encoding="utf-8")
     for file in FIGURE_FILES.values():
         path = study.out / "figures" / file
         assert f"](figures/{file})" in report
@@ -138,7 +139,7 @@ def test_report_figures_are_png_images(study):
 
 def test_continuing_with_another_setup_is_refused(study):
     result = subprocess.run(study_command(study.data, study.out, "--plans", "nnUNetPlans"), env=environment(),
-                            capture_output=True, text=True)
+                            capture_output=True, encoding="utf-8", errors="replace")
     assert result.returncode == 2
     assert "another set-up" in result.stderr and "plans" in result.stderr
 
@@ -146,7 +147,7 @@ def test_continuing_with_another_setup_is_refused(study):
 def test_a_failed_step_names_itself_and_its_log(tmp_path):
     (tmp_path / "empty").mkdir()
     result = subprocess.run(study_command(tmp_path / "empty", tmp_path / "out"), env=environment(),
-                            capture_output=True, text=True)
+                            capture_output=True, encoding="utf-8", errors="replace")
     assert result.returncode == 2
     assert "step [1/" in result.stderr and "converting the patients" in result.stderr
     assert str(tmp_path / "out" / "logs" / "convert.log") in result.stderr
@@ -161,14 +162,14 @@ def test_a_failed_step_names_itself_and_its_log(tmp_path):
 def test_bad_arguments_are_user_errors(tmp_path, arguments, message):
     command = [str(BIN / "nnunet-t1t2"), "study", "--data", str(tmp_path), "--out", str(tmp_path / "out"),
                "--preset", "demo", *arguments]
-    result = subprocess.run(command, env=environment(), capture_output=True, text=True)
+    result = subprocess.run(command, env=environment(), capture_output=True, encoding="utf-8", errors="replace")
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
 def test_an_unwritable_output_folder_is_a_user_error(tmp_path):
-    (tmp_path / "file").write_text("")
+    (tmp_path / "file").write_text("", encoding="utf-8")
     result = subprocess.run(study_command(tmp_path, tmp_path / "file"), env=environment(), capture_output=True,
-                            text=True)
+                            encoding="utf-8", errors="replace")
     assert result.returncode == 2 and "is not a folder" in result.stderr
 
 

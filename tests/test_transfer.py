@@ -69,7 +69,7 @@ def test_conservative_fine_tuning_freezes_exactly_the_early_layers(linked_target
     assert len(optimizer["param_groups"][0]["params"]) == len(trainable_parameters)
     for index, state in optimizer["state"].items():  # the lowest-resolution head gets no gradient, hence no state
         assert state["momentum_buffer"].shape == trainable_parameters[index].shape
-    log = next(folder.glob("training_log_*.txt")).read_text()
+    log = next(folder.glob("training_log_*.txt")).read_text(encoding="utf-8")
     assert f"Trainable parameters: {sum(p.numel() for p in trainable_parameters):,} of " in log
 
     # --c continues with the same frozen set
@@ -116,10 +116,10 @@ def test_training_without_a_link_stops_with_the_command_to_run(linked_target):
 def test_incompatible_source_is_refused_when_training_starts(linked_target):
     nnunet = linked_target.nnunet
     plans_file = nnunet.preprocessed / linked_target.t2 / f"{PLANS}.json"
-    plans = json.loads(plans_file.read_text())
+    plans = json.loads(plans_file.read_text(encoding="utf-8"))
     plans["plans_name"] = "nnUNetPlans_demo_smallpatch"
     plans["configurations"][CONFIG]["patch_size"] = [16, 16, 16]
-    (plans_file.parent / "nnUNetPlans_demo_smallpatch.json").write_text(json.dumps(plans))
+    (plans_file.parent / "nnUNetPlans_demo_smallpatch.json").write_text(json.dumps(plans), encoding="utf-8")
     result = nnunet.train(T2_ID, "FineTuneFCTrainer", "0", "nnUNetPlans_demo_smallpatch", expect_ok=False)
     message = refusal(result)
     assert "does not fit" in message and "patch size: source" in message and "target [16, 16, 16]" in message
@@ -134,9 +134,9 @@ def test_link_refuses_incompatible_or_missing_sources(linked_target):
 
     two_channels = nnunet.raw / "Dataset019_TwoChannels"
     two_channels.mkdir()
-    dataset_json = json.loads((nnunet.raw / linked_target.t2 / "dataset.json").read_text())
+    dataset_json = json.loads((nnunet.raw / linked_target.t2 / "dataset.json").read_text(encoding="utf-8"))
     dataset_json["channel_names"] = {"0": "T1", "1": "T2"}
-    (two_channels / "dataset.json").write_text(json.dumps(dataset_json))
+    (two_channels / "dataset.json").write_text(json.dumps(dataset_json), encoding="utf-8")
     channels = nnunet.run("nnunet-t1t2", "link", "--source", str(T1_ID), "--target", "19", "-p", PLANS,
                           "--no-preprocess", expect_ok=False)
     assert "input channels: source 1, target 2" in channels.stderr

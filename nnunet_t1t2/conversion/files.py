@@ -23,11 +23,11 @@ def partial_name(path: Path) -> Path:
 def write_json_atomically(path: Path, data) -> None:
     """Write ``data`` as JSON, leaving an identical file untouched (a re-run changes nothing)."""
     text = json.dumps(data, indent=2) + "\n"
-    if path.is_file() and path.read_text() == text:
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_name(path)
-    partial.write_text(text)
+    partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
 
 

@@ -20,7 +20,7 @@ MANIFEST = "conversion.json"
 class Manifest:
     def __init__(self, dataset_folder: Path):
         self.path = dataset_folder / MANIFEST
-        self._previous: dict[str, dict] = json.loads(self.path.read_text())["cases"] if self.path.is_file() else {}
+        self._previous: dict[str, dict] = json.loads(self.path.read_text(encoding="utf-8"))["cases"] if self.path.is_file() else {}
         self.cases: dict[str, dict] = {}
         self.left_out: dict[str, str] = {}
 

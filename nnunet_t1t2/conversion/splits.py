@@ -128,8 +128,8 @@ def install_splits(dataset_name_or_id: str | int) -> bool:
     if not source.is_file():
         raise UserError(f"{source} does not exist; convert the data set with `nnunet-t1t2 convert` first")
     target = Path(nnUNet_preprocessed.require()) / name / SPLITS_FILE
-    splits = json.loads(source.read_text())
-    if target.is_file() and json.loads(target.read_text()) == splits:
+    splits = json.loads(source.read_text(encoding="utf-8"))
+    if target.is_file() and json.loads(target.read_text(encoding="utf-8")) == splits:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomically(target, splits)

@@ -55,7 +55,7 @@ def read_dataset_json(path: str | Path) -> tuple[dict[str, int], str]:
     """
     path = Path(path)
     try:
-        content = json.loads(path.read_text())
+        content = json.loads(path.read_text(encoding="utf-8"))
         labels, file_ending = content["labels"], content["file_ending"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path} is not a readable nnU-Net dataset.json with 'labels' and 'file_ending' "

@@ -16,12 +16,12 @@ the summed counts), ``pooled_ci95_low``/``high``. Undefined values are empty cel
 
 def write_json(summary: dict, path: str | Path) -> None:
     """Keys sorted as nnU-Net sorts them; ``allow_nan=False`` guarantees no NaN reaches the file."""
-    Path(path).write_text(json.dumps(summary, indent=4, sort_keys=True, allow_nan=False) + "\n")
+    Path(path).write_text(json.dumps(summary, indent=4, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def write_csv(summary: dict, path: str | Path) -> None:
     """The summary as rows of :data:`CSV_COLUMNS`, for a spreadsheet."""
-    with open(path, "w", newline="") as file:
+    with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS, restval="")
         writer.writeheader()
         writer.writerows(_csv_rows(summary))

@@ -60,7 +60,7 @@ class CommandRunner:
             environment.update(CPU_TRAINING_SETTINGS)
         argv = [str(executable(command[0])), *command[1:]]
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as output:
+        with open(log, "a", encoding="utf-8") as output:
             output.write(f"\n$ {shlex.join(command)}\n")
             output.flush()
             status = subprocess.run(argv, env=environment, stdout=output, stderr=subprocess.STDOUT,
@@ -97,5 +97,5 @@ def executable(name: str) -> Path:
 
 
 def tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
-    text = log.read_text(errors="replace").rstrip().splitlines()[-lines:]
+    text = log.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()[-lines:]
     return "\n".join("    " + line[-300:] for line in text)

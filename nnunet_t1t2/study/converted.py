@@ -30,8 +30,8 @@ class ConvertedDataset:
         manifest = folder / "conversion.json"
         splits = folder / "splits_final.json"
         return cls(folder, _cases(folder / "labelsTr"), _cases(folder / "labelsTs"),
-                   tuple(json.loads(splits.read_text())) if splits.is_file() else (),
-                   json.loads(manifest.read_text()).get("left_out", {}) if manifest.is_file() else {})
+                   tuple(json.loads(splits.read_text(encoding="utf-8"))) if splits.is_file() else (),
+                   json.loads(manifest.read_text(encoding="utf-8")).get("left_out", {}) if manifest.is_file() else {})
 
     def patients_in_fold(self, fold: int) -> tuple[int, int]:
         """Numbers of training and validation cases of ``fold``."""

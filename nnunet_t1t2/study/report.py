@@ -66,7 +66,7 @@ def write_report(context: StudyContext) -> Path:
         "## Steps\n\n" + steps_table(context.layout.state),
     ]
     report = context.layout.report
-    partial_name(report).write_text("\n\n".join(sections) + "\n")
+    partial_name(report).write_text("\n\n".join(sections) + "\n", encoding="utf-8")
     os.replace(partial_name(report), report)
     return report
 
@@ -111,7 +111,7 @@ def dataset_lines(context: StudyContext) -> list[str]:
 
 
 def steps_table(state_file: Path) -> str:
-    steps = json.loads(state_file.read_text())["steps"] if state_file.is_file() else {}
+    steps = json.loads(state_file.read_text(encoding="utf-8"))["steps"] if state_file.is_file() else {}
     rows = [[step["title"], md.number(step["seconds"], 0), step["finished"]] for step in steps.values()]
     total = sum(step["seconds"] for step in steps.values())
     return md.table(["Step", "Seconds", "Finished"], rows) + f"\n\nTime of all finished steps: {md.duration(total)}."

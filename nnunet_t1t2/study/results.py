@@ -104,5 +104,5 @@ class StudyResults:
     def _read(self, path: Path) -> dict | None:
         """A JSON file's content, None if it does not exist; each file read once."""
         if path not in self._files:
-            self._files[path] = json.loads(path.read_text()) if path.is_file() else None
+            self._files[path] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
         return self._files[path]

@@ -29,7 +29,7 @@ class StudyState:
             state.save()
             return state
         try:
-            content = json.loads(path.read_text())
+            content = json.loads(path.read_text(encoding="utf-8"))
             recorded, steps = content["setup"], content["steps"]
         except (ValueError, KeyError, TypeError) as e:
             raise UserError(f"{path} is not a study state ({type(e).__name__}: {e}); delete it to start the "
