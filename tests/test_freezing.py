@@ -1,7 +1,6 @@
 """Freezing mechanics on a real network: no gradient, eval mode held, unchanged running statistics."""
 import pytest
 import torch
-from torch import nn
 
 from nnunet_t1t2.networks.conv_layers import last_conv_layers
 from nnunet_t1t2.networks.se_unet import SEUNet

@@ -11,8 +11,9 @@ from typing import Callable
 import numpy as np
 
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.output_folder import writable_folder
 from nnunet_t1t2.phantom.ct import CT_DTYPES
-from nnunet_t1t2.phantom.patient import patient_id, simulate_patient
+from nnunet_t1t2.phantom.patient import simulate_patient
 from nnunet_t1t2.phantom.sizes import SIZES
 from nnunet_t1t2.phantom.writer import write_patient
 
@@ -85,14 +86,7 @@ def _check_arguments(n: int, seed: int, size: str, n_t2: int, ct_dtype: str) -> 
 
 
 def _prepare_folder(out: Path, n: int, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create the output folder {out}: {e.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise UserError(f"the output folder {out} is not writable")
+    writable_folder(out)
     leftovers = [e for e in out.iterdir() if LEFTOVER_FOLDER.fullmatch(e.name)]
     if len(leftovers) < len(list(out.iterdir())) and not overwrite:
         raise UserError(f"the output folder {out} is not empty; pass --overwrite to replace the phantom in it")

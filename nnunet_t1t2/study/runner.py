@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.output_folder import writable_folder
 from nnunet_t1t2.study.commands import CommandRunner
 from nnunet_t1t2.study.layout import StudyLayout
 from nnunet_t1t2.study.markdown import duration
@@ -28,7 +29,7 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
     in ``out``; return the report's path."""
     from nnunet_t1t2.conversion.pipeline import default_name
 
-    out = prepare_output_folder(out)
+    out = writable_folder(out)
     data_dir = out / PHANTOM if data == PHANTOM else existing_data_folder(data)
     layout = StudyLayout(out, default_name(data_dir), protocol.plans_name)
     device = device or default_device()
@@ -57,19 +58,6 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
         print(f"done in {seconds:.0f} s", file=stream, flush=True)
     print(f"study finished in {duration(time.perf_counter() - started)}", file=stream)
     return layout.report
-
-
-def prepare_output_folder(out: Path) -> Path:
-    out = Path(out).resolve()
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create the output folder {out}: {e.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise UserError(f"the output folder {out} is not writable")
-    return out
 
 
 def existing_data_folder(data: str) -> Path:
