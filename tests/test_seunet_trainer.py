@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
@@ -73,31 +74,36 @@ def test_early_stopping_ends_training_on_a_plateau(phantom_datasets, monkeypatch
     assert convergence["best_epoch"] == 0 and convergence["seconds_to_convergence"] == 4
 
 
-def _find_trainer(env: dict) -> subprocess.CompletedProcess:
+def _find_trainer(env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    """nnU-Net's own lookup in a fresh interpreter, started outside the checkout (``python -c`` puts
+    the working folder first on sys.path, where the source tree would shadow the installed package)."""
     code = ("from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name as f; "
             "print(f('HybridMulTrainer_Paper').__name__, f('FineTune9ConvTrainer').retrained_convs)")
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, encoding="utf-8", errors="replace")
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, encoding="utf-8",
+                          errors="replace")
 
 
 def test_stock_nnunet_finds_the_trainers_both_ways(phantom_datasets, tmp_path):
     env = phantom_datasets.nnunet.environment()
-    found = _find_trainer(env)
+    found = _find_trainer(env, tmp_path)
     assert found.returncode == 0 and "HybridMulTrainer_Paper 9" in found.stdout
     del env["nnUNet_extTrainer"]
-    assert _find_trainer(env).returncode != 0
+    assert _find_trainer(env, tmp_path).returncode != 0
 
     was_registered = shim_path().is_file()
     try:
         phantom_datasets.nnunet.run("nnunet-t1t2", "register-trainers")
         assert shim_path().read_text(encoding="utf-8") == SHIM_TEXT
-        found = _find_trainer(env)
+        found = _find_trainer(env, tmp_path)
         assert found.returncode == 0 and "HybridMulTrainer_Paper 9" in found.stdout, found.stderr
         phantom_datasets.nnunet.run("nnunet-t1t2", "unregister-trainers")
         assert not shim_path().exists()
-        assert _find_trainer(env).returncode != 0
-    finally:
+        assert _find_trainer(env, tmp_path).returncode != 0
+    finally:  # leave nnU-Net's folder as it was
         if was_registered:
             shim_path().write_text(SHIM_TEXT, encoding="utf-8")
+        else:
+            shim_path().unlink(missing_ok=True)
 
 
 def test_paper_preset_plans_are_preprocessed_by_nnunet(phantom_datasets):
