@@ -181,8 +181,13 @@ def test_demo_preset_is_representative():
 
 
 def test_environment_schedule_overrides_the_preset():
-    protocol = make_protocol("demo", environ={"NNUNET_T1T2_EPOCHS": "5"})
-    assert protocol.schedule["NNUNET_T1T2_EPOCHS"] == "5"
+    protocol = make_protocol("demo", environ={"NNUNET_T1T2_EPOCHS": "3"})
+    assert protocol.schedule["NNUNET_T1T2_EPOCHS"] == "3" and protocol.source_schedule["NNUNET_T1T2_EPOCHS"] == "3"
+    assert protocol.schedule["NNUNET_T1T2_ITERATIONS"] == "12"
+    assert protocol.source_schedule["NNUNET_T1T2_ITERATIONS"] == "20"  # the preset's own for the source
+    assert protocol.source_schedule["NNUNET_T1T2_VAL_ITERATIONS"] == protocol.schedule["NNUNET_T1T2_VAL_ITERATIONS"]
+    assert protocol.schedule_of("source") == protocol.source_schedule
+    assert protocol.schedule_of("open") == protocol.schedule
     with pytest.raises(UserError):
         make_protocol("demo", environ={"NNUNET_T1T2_ITERATIONS": "0"})
 

@@ -52,12 +52,15 @@ class CommandRunner:
         return cls(environment, device)
 
     def run(self, command: list[str], log: Path, accepted_exit_codes: tuple[int, ...] = (0,),
-            training: bool = False) -> int:
+            training: Mapping[str, str] | None = None) -> int:
         """Run ``command`` (its first word a console script of this environment), appending its
-        output to ``log``; return its exit status, or raise :class:`CommandFailed`."""
+        output to ``log``; return its exit status, or raise :class:`CommandFailed`. A training
+        passes its schedule variables as ``training``."""
         environment = dict(self.environment)
-        if training and self.device == "cpu":
-            environment.update(CPU_TRAINING_SETTINGS)
+        if training is not None:
+            environment.update(training)
+            if self.device == "cpu":
+                environment.update(CPU_TRAINING_SETTINGS)
         argv = [str(executable(command[0])), *command[1:]]
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a", encoding="utf-8") as output:

@@ -47,6 +47,10 @@ class Protocol:
     trainer_suffix: str
     schedule: Mapping[str, str]
     """``NNUNET_T1T2_*`` schedule variables for every training (empty: the trainers' own)."""
+    source_schedule: Mapping[str, str]
+    """The T1 source model's variables, ``schedule`` with the preset's own for the source on top:
+    every T2 strategy starts from that model, so a short demo gives it the iterations it needs to
+    learn bone at all."""
     test_time_mirroring: bool
     """Off: nnU-Net's validation and our predictions run each patch once instead of eight times."""
     cv_folds: int
@@ -70,6 +74,10 @@ class Protocol:
         """The ``NNUNET_T1T2_*`` variables every training runs with."""
         return {**self.schedule, MIRRORING_VARIABLE: "1" if self.test_time_mirroring else "0"}
 
+    def schedule_of(self, role: str) -> Mapping[str, str]:
+        """The schedule variables of the model with ``role`` (see :class:`~nnunet_t1t2.study.layout.Model`)."""
+        return self.source_schedule if role == "source" else self.schedule
+
     def source_trainer(self) -> str:
         return STRATEGIES["augmentation"].trainer_name(self.trainer_suffix)
 
@@ -77,7 +85,8 @@ class Protocol:
         """What the finished steps' results depend on: a re-run into the same folder must match it
         (the strategies and folds may change; they only add or leave out steps)."""
         setup = {"data": data, "plans": self.plans_name, "trainers": self.trainer_suffix or "nnU-Net SGD",
-                 "schedule": dict(self.schedule), "test_time_mirroring": self.test_time_mirroring,
+                 "schedule": dict(self.schedule), "source_schedule": dict(self.source_schedule),
+                 "test_time_mirroring": self.test_time_mirroring,
                  "cv_folds": self.cv_folds}
         if data == "phantom":
             setup["phantom"] = vars(self.phantom)
@@ -88,12 +97,13 @@ PRESETS = {
     "demo": Protocol(
         preset="demo", plans="demo", trainer_suffix="",
         schedule={"NNUNET_T1T2_EPOCHS": "5", "NNUNET_T1T2_ITERATIONS": "12", "NNUNET_T1T2_VAL_ITERATIONS": "2"},
+        source_schedule={"NNUNET_T1T2_EPOCHS": "8", "NNUNET_T1T2_ITERATIONS": "20"},
         test_time_mirroring=False, cv_folds=1, folds=(0,),
         strategies=strategies_by_key(["no-ft", "open", "ft6", "hybrid-mul", "hybrid-concat", "augmentation"]),
         phantom=PhantomSpec(patients=10, t2_patients=5, size="small"),
     ),
     "paper": Protocol(
-        preset="paper", plans="paper", trainer_suffix=PAPER_SUFFIX, schedule={},
+        preset="paper", plans="paper", trainer_suffix=PAPER_SUFFIX, schedule={}, source_schedule={},
         test_time_mirroring=True, cv_folds=3, folds=(0, 1, 2),
         strategies=tuple(STRATEGIES.values()),
         phantom=PhantomSpec(patients=50, t2_patients=14, size="paper"),
@@ -115,7 +125,8 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
         if outside:
             raise UserError(f"the {preset} preset has {protocol.cv_folds} fold(s), numbered from 0; "
                             f"there is no fold {', '.join(map(str, outside))}")
-    schedule = {**protocol.schedule, **{v: environ[v] for v in SCHEDULE_VARIABLES if v in environ}}
+    overrides = {v: environ[v] for v in SCHEDULE_VARIABLES if v in environ}
+    schedule = {**protocol.schedule, **overrides}
     schedule_overrides(schedule)  # refuses invalid values with a UserError
     mirroring = inference_mirroring(environ) if MIRRORING_VARIABLE in environ else protocol.test_time_mirroring
     return replace(
@@ -125,4 +136,5 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
         folds=tuple(sorted(set(folds))) if folds is not None else protocol.folds,
         plans=plans or protocol.plans,
         schedule=schedule,
+        source_schedule={**schedule, **protocol.source_schedule, **overrides},
     )

@@ -80,6 +80,8 @@ def setup_section(context: StudyContext) -> str:
     else:
         data = f"`{context.data}`"
     schedule = ", ".join(f"{k}={v}" for k, v in protocol.schedule.items()) or "the trainers' own"
+    if protocol.source_schedule != protocol.schedule:
+        schedule += "; the T1 source model: " + ", ".join(f"{k}={v}" for k, v in protocol.source_schedule.items())
     trainers = "the paper's schedule (`_Paper` trainers: Adam 1e-4, plateau x0.75 after 5 epochs, early stop " \
         "after 10, at most 200 epochs, Xavier)" if protocol.trainer_suffix else "nnU-Net's SGD schedule"
     lines = [
