@@ -7,7 +7,7 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from conftest import PLANS, T1_ID, T2_ID
+from conftest import IN_PROCESS_AUGMENTATION, PLANS, T1_ID, T2_ID
 
 FUSIONS = ["Concat", "Mul", "Avg", "Max"]
 
@@ -68,6 +68,22 @@ def test_export_and_install_round_trip(hybrid_models, tmp_path):
     for prediction in original.glob("*.nii.gz"):
         assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(prediction))),
                               sitk.GetArrayFromImage(sitk.ReadImage(str(shared / prediction.name))))
+
+
+def test_decoder_starts_from_the_source_decoder(linked_target, source_model, monkeypatch):
+    from nnunetv2.run.run_training import get_trainer_from_args
+
+    for key, value in linked_target.nnunet.environment(**IN_PROCESS_AUGMENTATION).items():
+        monkeypatch.setenv(key, value)
+    trainer = get_trainer_from_args(str(T2_ID), "3d_fullres", 0, "HybridMulTrainer", PLANS, device=torch.device("cpu"))
+    trainer.initialize()
+    trainer.load_source_weights()
+    source = load(source_model / "checkpoint_final.pth")["network_weights"]
+    hybrid = trainer.network.state_dict()
+    decoder = [k for k in hybrid if k.startswith("decoder.") and not k.startswith("decoder.encoder.")]
+    assert decoder and all(torch.equal(hybrid[k], source[k]) for k in decoder)
+    dedicated = [k for k in hybrid if k.startswith("encoder.") and k.endswith("conv.weight")]
+    assert dedicated and not any(torch.equal(hybrid[k], source[k]) for k in dedicated)  # fresh, not copied
 
 
 def test_continue_training_keeps_the_adapted_encoder(hybrid_models, source_model):

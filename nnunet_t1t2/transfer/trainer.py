@@ -111,11 +111,15 @@ class HybridTrainer(TransferTrainer):
     """The hybrid network (:class:`HybridUNet`) with the source encoder as adapted encoder.
 
     The dedicated encoder and the fusions train from scratch, hence nnU-Net's from-scratch learning
-    rate. The decoder starts from scratch too, as in the paper, unless ``decoder_from_source``."""
+    rate. The decoder starts from the source decoder (same shapes: every fusion keeps the source's
+    widths), where the paper trained it from scratch: with few T2 scans a fresh decoder has to
+    relearn what the source decoder already knows (on the phantom, 200 iterations of the Mul fusion
+    reached a T2 bone Dice of 0.82 from the source decoder, 0.00 from scratch). Set
+    ``decoder_from_source = False`` in a subclass for the paper's choice."""
 
     fusion: str
     fine_tuning_lr = 1e-2
-    decoder_from_source = False
+    decoder_from_source = True
 
     @classmethod
     def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
