@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "run the demo study (phantom data, demo preset, 6 strategies; about 15 minutes on 2 CPU cores)"
+HELP = "run the demo study (phantom data, demo preset, 6 strategies; about 14 minutes on 2 CPU cores)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
