@@ -5,7 +5,7 @@
     python benchmarks/conversion.py --size small --patients 8
 
 The phantom's paper size copies the paper's scans (MR 256x256x250 at 0.86x0.86x1 mm, CT
-512x512x150 at 0.97x0.97x1.5 mm). Every patient has a T1, the first also a T2, so both kinds of
+512x512x150 at 0.97x0.97x1.5 mm). Every patient has a T1, one of them also a T2, so both kinds of
 patient are timed. The conversion runs in one process (``-np 1``) with ``--threads`` SimpleITK
 threads, into temporary nnU-Net folders, and the times are the pipeline's own per stage:
 
@@ -56,10 +56,10 @@ def main() -> None:
         summary = convert(phantom, "paired", DatasetIds(t1=901, t1t2=903), name="Benchmark",
                           protocol=SplitProtocol(folds=1, t1_test_fraction=0.0))
         load_after = os.getloadavg()[0]
+        images = {patient: 1 + (phantom / patient / "t2.nii.gz").is_file() for patient in summary.clocks}
     if summary.failed:
         raise SystemExit(summary.report())
 
-    images = {patient: 1 + (phantom / patient / "t2.nii.gz").is_file() for patient in summary.clocks}
     print(f"\n{args.size} phantom, {args.threads} SimpleITK threads, load average {load_before:.1f} -> "
           f"{load_after:.1f} on {os.cpu_count()} cores; seconds per patient, wall-clock (CPU, all threads):")
     print(f"{'patient':<14}{'MR':>3}" + "".join(f"{stage:>16}" for stage in STAGES) + f"{'reg+label':>16}")
