@@ -1,8 +1,8 @@
 """Run nnU-Net's and nnunet-t1t2's commands in the study's environment, each into its step's log.
 
-Every command sees the study's own nnU-Net folders, our trainers folder as ``nnUNet_extTrainer``,
-the protocol's schedule and mirroring variables and, on the CPU, nnU-Net's settings that keep two cores busy
-with work instead of worker processes. The commands are the console scripts installed next to
+Every command sees the study's own nnU-Net folders, our trainers folder as ``nnUNet_extTrainer``
+and, on the CPU, nnU-Net's settings that keep two cores busy with work instead of worker processes;
+a training also its model's schedule and mirroring variables. The commands are the console scripts installed next to
 this Python, so the study runs them from whichever environment it was started in.
 """
 from __future__ import annotations
@@ -39,14 +39,13 @@ class CommandRunner:
     device: str
 
     @classmethod
-    def for_study(cls, raw: Path, preprocessed: Path, results: Path, training_variables: Mapping[str, str],
-                  device: str) -> CommandRunner:
+    def for_study(cls, raw: Path, preprocessed: Path, results: Path, device: str) -> CommandRunner:
         """The caller's environment with its nnU-Net and nnunet-t1t2 variables replaced by the study's."""
         from nnunet_t1t2.discovery import trainers_folder
 
         environment = {k: v for k, v in os.environ.items() if not k.startswith(STUDY_OWNED_PREFIXES)}
         environment.update(nnUNet_raw=str(raw), nnUNet_preprocessed=str(preprocessed), nnUNet_results=str(results),
-                           nnUNet_extTrainer=str(trainers_folder()), **training_variables)
+                           nnUNet_extTrainer=str(trainers_folder()))
         if device == "cpu":
             environment.update(CPU_SETTINGS)
         return cls(environment, device)

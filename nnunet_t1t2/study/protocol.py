@@ -70,13 +70,11 @@ class Protocol:
     def augmentation(self) -> bool:
         return STRATEGIES["augmentation"] in self.strategies
 
-    def training_environment(self) -> dict[str, str]:
-        """The ``NNUNET_T1T2_*`` variables every training runs with."""
-        return {**self.schedule, MIRRORING_VARIABLE: "1" if self.test_time_mirroring else "0"}
-
-    def schedule_of(self, role: str) -> Mapping[str, str]:
-        """The schedule variables of the model with ``role`` (see :class:`~nnunet_t1t2.study.layout.Model`)."""
-        return self.source_schedule if role == "source" else self.schedule
+    def training_environment(self, role: str) -> dict[str, str]:
+        """The ``NNUNET_T1T2_*`` variables the training of the model with ``role`` runs with (see
+        :class:`~nnunet_t1t2.study.layout.Model`): its schedule and the test-time mirroring."""
+        schedule = self.source_schedule if role == "source" else self.schedule
+        return {**schedule, MIRRORING_VARIABLE: "1" if self.test_time_mirroring else "0"}
 
     def source_trainer(self) -> str:
         return STRATEGIES["augmentation"].trainer_name(self.trainer_suffix)

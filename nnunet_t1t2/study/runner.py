@@ -33,8 +33,7 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
     data_dir = out / PHANTOM if data == PHANTOM else existing_data_folder(data)
     layout = StudyLayout(out, default_name(data_dir), protocol.plans_name)
     device = device or default_device()
-    runner = CommandRunner.for_study(layout.raw, layout.preprocessed, layout.results,
-                                     protocol.training_environment(), device)
+    runner = CommandRunner.for_study(layout.raw, layout.preprocessed, layout.results, device)
     state = StudyState.open(layout.state, protocol.setup(PHANTOM if data == PHANTOM else str(data_dir)))
     context = StudyContext(protocol, layout, runner, data_dir, workers=min(os.cpu_count() or 1, 8))
 

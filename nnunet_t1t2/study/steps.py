@@ -149,7 +149,7 @@ class TrainStep(Step):
         self.command(context, "nnUNetv2_train", str(DATASET_IDS[self.model.dataset]), CONFIGURATION,
                      str(self.model.fold), "-tr", self.model.trainer, "-p", context.protocol.plans_name,
                      "-device", context.runner.device, *(["--c"] if resume else []),
-                     training=context.protocol.schedule_of(self.model.role))
+                     training=context.protocol.training_environment(self.model.role))
         if not (folder / "convergence.json").is_file():
             raise UserError(f"{self.model.trainer} finished without writing {folder / 'convergence.json'}; "
                             f"is it an nnunet-t1t2 trainer?")
