@@ -35,8 +35,10 @@ setup(
     package_data={"nnunet_t1t2.plans": ["*.json"]},
     install_requires=[
         "torch>=2.1",
-        "nnunetv2>=2.6",
-        "dynamic-network-architectures>=0.4",
+        # the versions the code is tested with: build_network_architecture(plans_manager, ...) is 2.7+,
+        # lazy nnunetv2.paths and nnUNet_extTrainer are 2.8+
+        "nnunetv2>=2.8.1,<2.9",
+        "dynamic-network-architectures>=0.4.4,<0.5",
         "SimpleITK>=2.2",
         "nibabel>=4",
         "batchgenerators>=0.25",
@@ -45,7 +47,13 @@ setup(
         "scipy>=1.10",
         "matplotlib>=3.6",
         "tqdm>=4.60",
+        "distributed",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        # dask-cuda is not listed: it pins dask/distributed to exact versions and its resolver fallback
+        # fails to build on machines without nvidia-smi (README, "Running a study on a cluster")
+        "cluster": ["dask-jobqueue"],
+        "test": ["pytest>=7", "dask-jobqueue"],
+    },
     entry_points={"console_scripts": ["nnunet-t1t2 = nnunet_t1t2.cli:main"]},
 )
