@@ -16,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how many patients also get a T2 (default round(0.28*N), at least 1)")
     parser.add_argument("--ct-dtype", choices=("int16", "uint16"), default="int16",
                         help="CT storage: int16 HU (default), or uint16 HU+1024 with the NIfTI rescale intercept -1024")
+    parser.add_argument("--mr-voxel", type=float, metavar="MM",
+                        help="in-plane MR voxel size in mm [the size's own: small 3, paper 0.86]")
+    parser.add_argument("--slice-thickness", type=float, metavar="MM",
+                        help="MR slice thickness (axial) in mm [the size's own: small 3.5, paper 1]")
     parser.add_argument("--overwrite", action="store_true", help="replace the phantom in a non-empty output folder")
 
 
@@ -23,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from nnunet_t1t2.phantom import generate_phantom
 
     folders = generate_phantom(args.out, args.n, seed=args.seed, size=args.size, n_t2=args.n_t2,
-                               overwrite=args.overwrite, ct_dtype=args.ct_dtype, progress=print)
+                               overwrite=args.overwrite, ct_dtype=args.ct_dtype, progress=print,
+                               mr_voxel_mm=args.mr_voxel, slice_mm=args.slice_thickness)
     print(f"wrote {len(folders)} patients to {args.out}")
     return 0

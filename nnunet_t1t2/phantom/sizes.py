@@ -15,9 +15,15 @@ centred on the cranium and the lowest ~15 mm of the MR field of view (chin, neck
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from nnunet_t1t2.phantom.geometry import Grid
+
+#: Sub-voxel spacing aimed at when averaging over an MR voxel, and the most sub-voxels per axis.
+SUBVOXEL_MM = 1.5
+MAX_SUPERSAMPLE = 4
 
 
 @dataclass(frozen=True)
@@ -48,3 +54,23 @@ SIZES: dict[str, PhantomSize] = {
         ct_supersample=(2, 2, 2),
     ),
 }
+
+
+def with_mr_voxels(size: PhantomSize, voxel_mm: float | None = None, slice_mm: float | None = None) -> PhantomSize:
+    """``size`` with MR grids of ``voxel_mm`` in-plane and ``slice_mm`` thick axial slices (each
+    defaulting to the size's own) covering the same field of view, as other scanners and protocols
+    acquire it. Sub-voxel sampling follows the voxel size, so that a thick slice averages what it
+    holds (partial volume) as a real slice profile does."""
+    spacing = np.array(size.mr.spacing, dtype=float)
+    if voxel_mm is not None:
+        spacing[:2] = voxel_mm
+    if slice_mm is not None:
+        spacing[2] = slice_mm
+    if np.any(spacing <= 0):
+        raise ValueError(f"MR voxel sizes must be positive, not {spacing.tolist()}")
+    field_of_view = np.multiply(size.mr.size, size.mr.spacing)
+    centre = np.add(size.mr.origin, (np.array(size.mr.size) - 1) / 2 * np.array(size.mr.spacing))
+    grid = Grid.centred_on(centre, np.maximum(np.rint(field_of_view / spacing), 2).astype(int), spacing)
+    supersample = tuple(int(np.clip(np.ceil(s / SUBVOXEL_MM), 2, MAX_SUPERSAMPLE)) for s in spacing)
+    name = f"{size.name}-mr{spacing[0]:g}x{spacing[1]:g}x{spacing[2]:g}"
+    return replace(size, name=name, mr=grid, mr_supersample=supersample)
