@@ -27,7 +27,7 @@ from tqdm import tqdm
 from nnunet_t1t2 import __version__
 from nnunet_t1t2.conversion.case import ConversionSettings, LabelledImage, label_mr_image
 from nnunet_t1t2.conversion.files import install_files
-from nnunet_t1t2.conversion.layouts import PatientSource, discover_patients
+from nnunet_t1t2.conversion.layouts import PatientSource, discover_patients, resolve_layout
 from nnunet_t1t2.conversion.manifest import Manifest
 from nnunet_t1t2.conversion.overlay import write_overlay_png
 from nnunet_t1t2.conversion.raw_dataset import STAGING_PREFIX, CasePaths, RawDataset
@@ -126,7 +126,9 @@ def convert(input_dir: Path, layout: str, ids: DatasetIds, name: str | None = No
             raise UserError(f"{variable.env_var_name} is not set; nnU-Net needs it "
                             f"(export {variable.env_var_name}=...)")
     summary = ConversionSummary()
+    layout, detected = resolve_layout(input_dir, layout)
     patients, problems = discover_patients(input_dir, layout)
+    summary.notes += ([detected] if detected else []) + [note for source in patients for note in source.notes]
     if not patients:
         raise UserError("no patient in {} can be converted:\n  {}".format(
             input_dir, "\n  ".join(problem.message for problem in problems)))

@@ -3,7 +3,8 @@
 SimpleITK reads every format, but some broken inputs get through it unnoticed: a truncated NIfTI
 file reads without complaint (the missing voxels come back as zeros), so do NaN voxels in NIfTI
 (as zeros), and a CT stored as raw scanner values (0..4095, no rescale intercept) reads fine but
-puts every threshold in the wrong place. Every check here happens before registration, and every
+puts every threshold in the wrong place. A CT given where an MR image belongs would otherwise only
+show up later as a failed registration. Every check here happens before registration, and every
 message names the patient and the file, so that nothing reaches the user as a traceback from ITK.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from nnunet_t1t2.conversion.truncation import missing_data_reason
 from nnunet_t1t2.errors import UserError
 
 #: A head CT in Hounsfield units has air (-1000 HU) around the head: at least this fraction of the
@@ -22,6 +24,13 @@ MIN_AIR_FRACTION = 0.01
 AIR_CHECK_HU = -500.0
 #: Values below this are scanner padding (-2048, -3024 ...) outside the reconstructed field of view.
 PADDING_BELOW_HU = -1500.0
+#: An "MR" image is taken for a CT when at least this fraction of its voxels lies below
+#: ``AIR_CHECK_HU`` (air in HU) and at least this fraction within ``SOFT_TISSUE_HU`` (water and soft
+#: tissue in HU). MR magnitude images are non-negative, and shifting one by an offset moves its
+#: background and its tissue together: only an offset that put the background near -1000 and the
+#: tissue near 0 would mimic a head CT. z-scored MR stays far above -500.
+CT_LIKE_FRACTION = 0.05
+SOFT_TISSUE_HU = (-200.0, 200.0)
 
 
 def image_error(patient: str, path: Path, problem: str) -> UserError:
@@ -35,6 +44,10 @@ def read_mr(path: Path, patient: str) -> sitk.Image:
     values = _check_volume(image, path, patient)
     if values.min() == values.max():
         raise image_error(patient, path, f"every voxel has the same value ({values.min()}); not an MR image")
+    ct_evidence = _hounsfield_evidence(values)
+    if ct_evidence:
+        raise image_error(patient, path, f"this looks like a CT, not an MR image ({ct_evidence}); check that "
+                                         f"the MR image, not the CT, is given here")
     return image
 
 
@@ -64,6 +77,17 @@ def read_mask(path: Path, patient: str) -> sitk.Image:
     return sitk.Cast(image != 0, sitk.sitkUInt8)
 
 
+def _hounsfield_evidence(values: np.ndarray) -> str | None:
+    """Why ``values`` look like Hounsfield units (air and soft tissue of a head CT), or None."""
+    air = np.count_nonzero(values < AIR_CHECK_HU) / values.size
+    low, high = SOFT_TISSUE_HU
+    soft_tissue = np.count_nonzero((values >= low) & (values <= high)) / values.size
+    if air < CT_LIKE_FRACTION or soft_tissue < CT_LIKE_FRACTION:
+        return None
+    return (f"values {float(values.min()):g} to {float(values.max()):g} HU, {air:.0%} of the voxels below "
+            f"{AIR_CHECK_HU:g} like air and {soft_tissue:.0%} between {low:g} and {high:g} like soft tissue")
+
+
 def fingerprint(path: Path) -> dict:
     """What identifies an input's content cheaply (name, size, modification time): a change in any
     of them makes a re-run convert the case again. A DICOM folder counts as all of its files."""
@@ -81,6 +105,9 @@ def _read(path: Path, patient: str) -> sitk.Image:
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as e:
+        reason = missing_data_reason(path)
+        if reason:
+            raise image_error(patient, path, reason) from None
         raise image_error(patient, path, f"cannot be read as an image ({_itk_reason(e)})") from None
 
 
