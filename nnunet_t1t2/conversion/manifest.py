@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from nnunet_t1t2 import __version__
-from nnunet_t1t2.conversion.files import write_json_atomically
+from nnunet_t1t2.atomic import write_json_atomically
 from nnunet_t1t2.conversion.raw_dataset import CasePaths
 
 MANIFEST = "conversion.json"

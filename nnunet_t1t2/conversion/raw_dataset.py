@@ -14,7 +14,7 @@ from pathlib import Path
 from nnunetv2.paths import nnUNet_raw
 from nnunetv2.utilities.dataset_name_id_conversion import find_candidate_datasets
 
-from nnunet_t1t2.conversion.files import PARTIAL_SUFFIX, write_json_atomically
+from nnunet_t1t2.atomic import PARTIAL_SUFFIX, write_json_atomically
 from nnunet_t1t2.conversion.tissue import LABELS
 from nnunet_t1t2.errors import UserError
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from nnunetv2.paths import nnUNet_preprocessed, nnUNet_raw
 
-from nnunet_t1t2.conversion.files import write_json_atomically
+from nnunet_t1t2.atomic import write_json_atomically
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.nnunet_paths import dataset_name
 

@@ -3,9 +3,11 @@ and render the short table the CLI prints."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
+from nnunet_t1t2.atomic import write_text_atomically
 from nnunet_t1t2.evaluation.metrics import COUNTS, METRICS
 
 CSV_COLUMNS = ("statistic", "case", "class", "labels", *METRICS, *COUNTS)
@@ -16,15 +18,16 @@ the summed counts), ``pooled_ci95_low``/``high``. Undefined values are empty cel
 
 def write_json(summary: dict, path: str | Path) -> None:
     """Keys sorted as nnU-Net sorts them; ``allow_nan=False`` guarantees no NaN reaches the file."""
-    Path(path).write_text(json.dumps(summary, indent=4, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+    write_text_atomically(Path(path), json.dumps(summary, indent=4, sort_keys=True, allow_nan=False) + "\n")
 
 
 def write_csv(summary: dict, path: str | Path) -> None:
     """The summary as rows of :data:`CSV_COLUMNS`, for a spreadsheet."""
-    with open(path, "w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS, restval="")
-        writer.writeheader()
-        writer.writerows(_csv_rows(summary))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, restval="")
+    writer.writeheader()
+    writer.writerows(_csv_rows(summary))
+    write_text_atomically(Path(path), text.getvalue())
 
 
 def _csv_rows(summary: dict):

@@ -6,11 +6,10 @@ been computed, and says what has not.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
-from nnunet_t1t2.conversion.files import partial_name
+from nnunet_t1t2.atomic import write_text_atomically
 from nnunet_t1t2.study import markdown as md
 from nnunet_t1t2.study.converted import ConvertedDataset
 from nnunet_t1t2.study.figures import write_figures
@@ -66,8 +65,7 @@ def write_report(context: StudyContext) -> Path:
         "## Steps\n\n" + steps_table(context.layout.state),
     ]
     report = context.layout.report
-    partial_name(report).write_text("\n\n".join(sections) + "\n", encoding="utf-8")
-    os.replace(partial_name(report), report)
+    write_text_atomically(report, "\n\n".join(sections) + "\n")
     return report
 
 

@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from nnunet_t1t2.conversion.files import write_json_atomically
+from nnunet_t1t2.atomic import write_json_atomically
 from nnunet_t1t2.errors import UserError
 
 

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnunet_t1t2.atomic import partial_name
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.study.commands import CommandRunner
 from nnunet_t1t2.study.converted import ConvertedDataset
@@ -167,7 +168,7 @@ class PredictStep(Step):
 
     def run(self, context: StudyContext) -> None:
         final = context.layout.prediction_folder(self.model, self.test_set)
-        partial = final.with_name(f".{final.name}.partial")
+        partial = partial_name(final)
         for folder in (partial, final):
             if folder.exists():
                 shutil.rmtree(folder)
@@ -192,16 +193,13 @@ class EvaluateStep(Step):
                           context.layout.prediction_folder(self.model, self.test_set))
 
     def run(self, context: StudyContext) -> None:
-        from nnunet_t1t2.conversion.files import partial_name
         from nnunet_t1t2.evaluation import evaluate_folders, write_csv, write_json
 
         summary = evaluate_folders(context.layout.prediction_folder(self.model, self.test_set),
                                    context.layout.test_labels(self.test_set), num_processes=1)
         target = context.layout.evaluation_file(self.model, self.test_set)
-        target.parent.mkdir(parents=True, exist_ok=True)
         write_csv(summary, target.with_suffix(".csv"))
-        write_json(summary, partial_name(target))
-        os.replace(partial_name(target), target)
+        write_json(summary, target)  # atomically, like every file of the study
 
 
 class ReportStep(Step):
