@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnunetv2.evaluation.evaluate_predictions import label_or_region_to_key
+
 from nnunet_t1t2.errors import UserError
 
 DEFAULT_LABELS = {"background": 0, "soft_tissue": 1, "bone": 2, "air": 3}
@@ -29,7 +31,7 @@ class EvaluatedClass:
     def key(self) -> str:
         """The class's key in the summary, spelled as nnU-Net spells a label (``"1"``) or a region
         (``"(0, 3)"``), so that nnU-Net's ``load_summary_json`` reads our summaries."""
-        return str(self.labels[0]) if self.is_label else str(self.labels)
+        return label_or_region_to_key(self.labels[0] if self.is_label else self.labels)
 
     @property
     def is_label(self) -> bool:

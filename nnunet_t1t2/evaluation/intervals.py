@@ -16,21 +16,19 @@ interval to judge how a method generalises to new patients.
 """
 from __future__ import annotations
 
-from math import sqrt
-from statistics import fmean, stdev
+from statistics import fmean
 from typing import Sequence
 
-from scipy.special import ndtri, stdtrit
+from scipy import stats
 
 CONFIDENCE = 0.95
-_UPPER_QUANTILE = 0.5 + CONFIDENCE / 2
-_Z = float(ndtri(_UPPER_QUANTILE))
 
 Interval = tuple[float, float]
 
 
 def wilson_interval(k: int, n: int) -> Interval | None:
-    """Wilson score interval for a proportion of ``k`` successes in ``n`` trials; ``None`` for n = 0.
+    """Wilson score interval for a proportion of ``k`` successes in ``n`` trials (scipy's
+    ``binomtest(k, n).proportion_ci(method="wilson")``); ``None`` for n = 0.
 
     Chosen over the normal (Wald) interval because it stays inside [0, 1] and keeps its coverage
     for proportions near 0 or 1, such as the precision of a nearly perfect class.
@@ -39,22 +37,22 @@ def wilson_interval(k: int, n: int) -> Interval | None:
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
     if n == 0:
         return None
-    p = k / n
-    shrink = 1 + _Z**2 / n
-    centre = (p + _Z**2 / (2 * n)) / shrink
-    half_width = _Z * sqrt(p * (1 - p) / n + _Z**2 / (4 * n**2)) / shrink
-    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+    interval = stats.binomtest(k, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def t_interval(values: Sequence[float]) -> Interval | None:
-    """Student t interval of the mean of ``values``; ``None`` for fewer than two values, whose
-    spread cannot be estimated."""
-    n = len(values)
-    if n < 2:
+    """Student t interval of the mean of ``values`` (scipy's ``t.interval`` with n - 1 degrees of
+    freedom and the standard error of the mean); ``None`` for fewer than two values, whose spread
+    cannot be estimated. Identical values give the zero-width interval at their mean (scipy
+    returns NaN for a zero scale)."""
+    if len(values) < 2:
         return None
-    mean = fmean(values)
-    half_width = float(stdtrit(n - 1, _UPPER_QUANTILE)) * stdev(values) / sqrt(n)
-    return mean - half_width, mean + half_width
+    mean, sem = fmean(values), float(stats.sem(values))
+    if sem == 0:
+        return mean, mean
+    low, high = stats.t.interval(CONFIDENCE, len(values) - 1, loc=mean, scale=sem)
+    return float(low), float(high)
 
 
 def pooled_intervals(tp: int, fp: int, fn: int) -> dict[str, Interval | None]:

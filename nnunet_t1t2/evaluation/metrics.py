@@ -19,6 +19,7 @@ undefined only when a class is empty in every reference and every prediction.
 from __future__ import annotations
 
 import numpy as np
+from nnunetv2.evaluation.evaluate_predictions import compute_tp_fp_fn_tn, region_or_label_to_mask
 
 METRICS = ("Precision", "Recall", "Dice", "IoU")
 """In the paper's column order PRE, REC, DSC, JSC; IoU is the Jaccard index, named as nnU-Net names it."""
@@ -26,17 +27,14 @@ COUNTS = ("TP", "FP", "FN", "TN", "n_ref", "n_pred")
 
 
 def confusion_counts(pred: np.ndarray, ref: np.ndarray, labels: int | tuple[int, ...]) -> dict[str, int]:
-    """Voxel counts of one class (a label, or a tuple of labels scored as one) in a prediction
-    against its reference, keyed as in nnU-Net's ``summary.json``."""
+    """Voxel counts of one class (a label, or a tuple of labels scored as one region) in a
+    prediction against its reference, counted by nnU-Net's own evaluation functions and keyed as
+    in its ``summary.json``."""
     if pred.shape != ref.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from reference shape {ref.shape}")
-    in_pred = np.isin(pred, labels)
-    in_ref = np.isin(ref, labels)
-    tp = int(np.count_nonzero(in_pred & in_ref))
-    n_pred = int(np.count_nonzero(in_pred))
-    n_ref = int(np.count_nonzero(in_ref))
-    fp, fn = n_pred - tp, n_ref - tp
-    return {"TP": tp, "FP": fp, "FN": fn, "TN": ref.size - tp - fp - fn, "n_ref": n_ref, "n_pred": n_pred}
+    tp, fp, fn, tn = (int(count) for count in compute_tp_fp_fn_tn(region_or_label_to_mask(ref, labels),
+                                                                   region_or_label_to_mask(pred, labels)))
+    return {"TP": tp, "FP": fp, "FN": fn, "TN": tn, "n_ref": tp + fn, "n_pred": tp + fp}
 
 
 def metrics_from_counts(tp: int, fp: int, fn: int) -> dict[str, float | None]:
