@@ -270,3 +270,19 @@ def test_a_ct_given_as_mr_is_recognised_and_real_mr_is_not(phantom, tmp_path):
         data.CopyInformation(image(patient, "t1"))
         sitk.WriteImage(data, str(path))
         read_mr(path, "p")
+
+
+def test_a_ct_in_place_of_the_t1_is_reported_as_a_ct_not_as_a_failed_registration(phantom, fresh_nnunet, tmp_path,
+                                                                                   capsys):
+    source = tmp_path / "input"
+    for name, t1 in (("good", "t1"), ("swapped", "ct")):
+        (source / name).mkdir(parents=True)
+        patient = patients_of(phantom)[0]
+        shutil.copy(patient / f"{t1}.nii.gz", source / name / "t1.nii.gz")
+        shutil.copy(patient / "ct.nii.gz", source / name / "ct.nii.gz")
+    status = cli_main(["convert", "--input", str(source), "--t1-id", "531", "--folds", "1", "--t1-test-fraction", "0"])
+    output = capsys.readouterr().out
+    assert status == 1 and "converted 1, skipped 0 (already up to date), failed 1" in output, output
+    failure = next(line for line in output.splitlines() if line.startswith("  failed: "))
+    assert f"patient swapped: {source / 'swapped' / 't1.nii.gz'}: this looks like a CT" in failure
+    assert "registration" not in failure and "note: layout paired detected" in output

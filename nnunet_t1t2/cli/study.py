@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="network plans: a preset of `nnunet-t1t2 plans`, or nnU-Net's own nnUNetPlans "
                              "[the preset's]")
     parser.add_argument("--device", choices=["cuda", "cpu"], help="[cuda if available, else cpu]")
+    parser.add_argument("--seeds", nargs="+", type=int, metavar="S",
+                        help="training seeds: every model is trained once per seed, and the report's intervals and "
+                             "verdicts cover the variation between them [the preset's]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from nnunet_t1t2.study.protocol import make_protocol
     from nnunet_t1t2.study.runner import run_study
 
-    protocol = make_protocol(args.preset, args.strategies, args.folds, args.plans)
+    protocol = make_protocol(args.preset, args.strategies, args.folds, args.plans, seeds=args.seeds)
     report = run_study(protocol, args.data, Path(args.out), args.device)
     print(f"report: {report}")
     return 0

@@ -38,8 +38,13 @@ def missing_data_reason(path: Path) -> str | None:
     return None
 
 
+def _header_bytes(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(MAX_HEADER_BYTES)
+
+
 def _metaimage_reason(path: Path) -> str | None:
-    head = path.read_bytes()[:MAX_HEADER_BYTES]
+    head = _header_bytes(path)
     fields: dict[str, str] = {}
     header_end = 0
     for line in head.splitlines(keepends=True):
@@ -80,7 +85,7 @@ def _metaimage_reason(path: Path) -> str | None:
 
 
 def _nrrd_reason(path: Path) -> str | None:
-    head = path.read_bytes()[:MAX_HEADER_BYTES]
+    head = _header_bytes(path)
     if not head.startswith(b"NRRD"):
         return None
     end = head.find(b"\n\n")

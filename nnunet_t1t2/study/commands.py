@@ -51,11 +51,12 @@ class CommandRunner:
         return cls(environment, device)
 
     def run(self, command: list[str], log: Path, accepted_exit_codes: tuple[int, ...] = (0,),
-            training: Mapping[str, str] | None = None) -> int:
+            training: Mapping[str, str] | None = None, variables: Mapping[str, str] | None = None) -> int:
         """Run ``command`` (its first word a console script of this environment), appending its
         output to ``log``; return its exit status, or raise :class:`CommandFailed`. A training
-        passes its schedule variables as ``training``."""
-        environment = dict(self.environment)
+        passes its schedule variables as ``training``; ``variables`` are others of this command
+        alone (a seed's ``nnUNet_results``)."""
+        environment = {**self.environment, **(variables or {})}
         if training is not None:
             environment.update(training)
             if self.device == "cpu":

@@ -82,6 +82,7 @@ class ConvertStep(Step):
         self.command(context, "nnunet-t1t2", "convert", "--input", str(context.data), "--layout", "paired",
                      "--name", layout.dataset_name, *(f"--{kind.lower()}-id={i}" for kind, i in DATASET_IDS.items()),
                      "--folds", str(context.protocol.cv_folds), "-np", str(context.workers),
+                     *(context.protocol.phantom.convert_options if context.data == layout.phantom else ()),
                      accepted_exit_codes=(0, CONVERT_LEFT_SOME_OUT))
         folds = context.protocol.folds
         ConvertedDataset.read(layout.raw_dataset("T1")).require_usable((SOURCE_FOLD,), tested=True)
@@ -121,17 +122,20 @@ class LinkStep(Step):
         return super().is_done(context, state) and plans.is_file()
 
     def run(self, context: StudyContext) -> None:
-        source = source_model(context.protocol)
+        # the link names the source by data set, trainer, plans and fold, which each seed's training
+        # resolves against its own nnUNet_results: one link, checked against the first seed's source
+        source = source_model(context.protocol, context.protocol.seeds[0])
         self.command(context, "nnunet-t1t2", "link", "--source", str(DATASET_IDS["T1"]),
                      "--target", str(DATASET_IDS["T2"]), "-tr", source.trainer, "-p", context.protocol.plans_name,
-                     "-c", CONFIGURATION, "--fold", str(source.fold), "-np", str(context.workers))
+                     "-c", CONFIGURATION, "--fold", str(source.fold), "-np", str(context.workers),
+                     variables=seed_variables(context, source))
         install_splits(context, "T2")
 
 
 class TrainStep(Step):
     def __init__(self, model: Model, source: Model | None):
         self.model, self.source = model, source
-        self.key = f"train/{model.role}/fold_{model.fold}"
+        self.key = f"train/{model.key}"
         self.title = f"training {model.name}"
 
     def inputs(self, context: StudyContext) -> list[Path]:
@@ -150,7 +154,8 @@ class TrainStep(Step):
         self.command(context, "nnUNetv2_train", str(DATASET_IDS[self.model.dataset]), CONFIGURATION,
                      str(self.model.fold), "-tr", self.model.trainer, "-p", context.protocol.plans_name,
                      "-device", context.runner.device, *(["--c"] if resume else []),
-                     training=context.protocol.training_environment(self.model.role))
+                     training=context.protocol.training_environment(self.model.role, self.model.seed),
+                     variables=seed_variables(context, self.model))
         if not (folder / "convergence.json").is_file():
             raise UserError(f"{self.model.trainer} finished without writing {folder / 'convergence.json'}; "
                             f"is it an nnunet-t1t2 trainer?")
@@ -159,7 +164,7 @@ class TrainStep(Step):
 class PredictStep(Step):
     def __init__(self, model: Model, test_set: str):
         self.model, self.test_set = model, test_set
-        self.key = f"predict/{model.role}/fold_{model.fold}/{test_set}"
+        self.key = f"predict/{model.key}/{test_set}"
         self.title = f"predicting the {test_set} test set with {model.name}"
 
     def is_done(self, context: StudyContext, state: StudyState) -> bool:
@@ -178,14 +183,15 @@ class PredictStep(Step):
                      "-o", str(partial), "-d", str(DATASET_IDS[self.model.dataset]), "-c", CONFIGURATION,
                      "-tr", self.model.trainer, "-p", context.protocol.plans_name, "-f", str(self.model.fold),
                      "-device", context.runner.device, "-npp", processes, "-nps", processes,
-                     "--disable_progress_bar", *([] if context.protocol.test_time_mirroring else ["--disable_tta"]))
+                     "--disable_progress_bar", *([] if context.protocol.test_time_mirroring else ["--disable_tta"]),
+                     variables=seed_variables(context, self.model))
         os.replace(partial, final)
 
 
 class EvaluateStep(Step):
     def __init__(self, model: Model, test_set: str):
         self.model, self.test_set = model, test_set
-        self.key = f"evaluate/{model.role}/fold_{model.fold}/{test_set}"
+        self.key = f"evaluate/{model.key}/{test_set}"
         self.title = f"evaluating {model.name} on the {test_set} test set"
 
     def is_done(self, context: StudyContext, state: StudyState) -> bool:
@@ -215,6 +221,11 @@ class ReportStep(Step):
         write_report(context)
 
 
+def seed_variables(context: StudyContext, model: Model) -> dict[str, str]:
+    """The model's seed's own ``nnUNet_results`` (see :mod:`.layout`)."""
+    return {"nnUNet_results": str(context.layout.seed_results(model.seed))}
+
+
 def install_splits(context: StudyContext, kind: str) -> None:
     """Put the conversion's splits back into the preprocessed folder (nnU-Net's planning may not)."""
     from nnunet_t1t2.conversion import install_splits as install
@@ -226,15 +237,16 @@ def install_splits(context: StudyContext, kind: str) -> None:
 def study_steps(protocol: Protocol, generate_phantom: bool) -> list[Step]:
     """Every step of the study in order."""
     models = trained_models(protocol)
-    source = source_model(protocol)
+    first_source = source_model(protocol, protocol.seeds[0])
     steps: list[Step] = [PhantomStep(protocol)] if generate_phantom else []
     steps += [ConvertStep(), PlanStep("T1")]
     if protocol.augmentation:
         steps.append(PlanStep("T1T2"))
-    steps.append(TrainStep(source, None))
+    steps.append(TrainStep(first_source, None))
     if protocol.t2_strategies:
         steps.append(LinkStep())
-    steps += [TrainStep(model, source if model.dataset == "T2" else None) for model in models[1:]]
+    steps += [TrainStep(model, source_model(protocol, model.seed) if model.dataset == "T2" else None)
+              for model in models if model != first_source]
     steps += [PredictStep(model, test_set) for model in models for test_set in model.test_sets]
     steps += [EvaluateStep(model, test_set) for model in models for test_set in model.test_sets]
     steps.append(ReportStep())
