@@ -21,6 +21,7 @@ VERBS = {
     "register-trainers": "nnunet_t1t2.cli.register_trainers",
     "unregister-trainers": "nnunet_t1t2.cli.unregister_trainers",
     "evaluate": "nnunet_t1t2.cli.evaluate",
+    "predict": "nnunet_t1t2.cli.predict",
     "study": "nnunet_t1t2.cli.study",
     "demo": "nnunet_t1t2.cli.demo",
 }
