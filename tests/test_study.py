@@ -29,8 +29,8 @@ from nnunet_t1t2.study.strategies import STRATEGIES
 BIN = Path(sys.executable).parent
 TINY_SCHEDULE = {"NNUNET_T1T2_EPOCHS": "1", "NNUNET_T1T2_ITERATIONS": "2", "NNUNET_T1T2_VAL_ITERATIONS": "1"}
 RUN_STRATEGIES = ["no-ft", "fc", "ft3", "hybrid-mul", "augmentation"]
-SOURCE_STEP, NEXT_TRAINING_LOG = "train/source/fold_0", "train_no-ft_fold_0.log"
-SOURCE_FOLD_FOLDER = "nnUNet_results/Dataset501_PatientsT1/SEUNetTrainer__nnUNetPlans_demo__3d_fullres/fold_0"
+SOURCE_STEP, NEXT_TRAINING_LOG = "train/seed_0/source/fold_0", "train_seed_0_no-ft_fold_0.log"
+SOURCE_FOLD_FOLDER = "nnUNet_results/seed_0/Dataset501_PatientsT1/SEUNetTrainer__nnUNetPlans_demo__3d_fullres/fold_0"
 TIMEOUT_S = 1200
 
 
@@ -91,17 +91,19 @@ def study(tmp_path_factory) -> InterruptedStudy:
 
 def test_rerun_skips_finished_training_and_redoes_the_interrupted_one(study):
     lines = study.rerun.stdout.splitlines()
-    assert any("training T1 source SEUNetTrainer fold 0 ... skipped (done)" in line for line in lines)
-    assert any("training NoFineTuneTrainer fold 0 ... done in" in line for line in lines)
+    assert any("training T1 source SEUNetTrainer fold 0 seed 0 ... skipped (done)" in line for line in lines)
+    assert any("training NoFineTuneTrainer fold 0 seed 0 ... done in" in line for line in lines)
     assert (study.out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime == study.source_checkpoint_mtime
     steps = json.loads((study.out / "study_state.json").read_text(encoding="utf-8"))["steps"]
     trained = {key for key in steps if key.startswith("train/")}
-    assert trained == {f"train/{role}/fold_0" for role in ["source", *RUN_STRATEGIES]}
+    assert trained == {f"train/seed_0/{role}/fold_0" for role in ["source", *RUN_STRATEGIES]}
     assert study.rerun.stdout.rstrip().endswith(f"report: {study.out / 'report.md'}")
 
 
 def test_every_training_records_its_compute_time(study):
-    for folder in (study.out / "nnUNet_results").glob("Dataset*/*/fold_0"):
+    folders = list((study.out / "nnUNet_results").glob("seed_0/Dataset*/*/fold_0"))
+    assert len(folders) == 1 + len(RUN_STRATEGIES)
+    for folder in folders:
         record = json.loads((folder / "convergence.json").read_text(encoding="utf-8"))
         assert record["seconds_total"] >= 0 and record["epochs_trained"] in (0, 1)
 
@@ -122,7 +124,22 @@ def test_report_has_every_table_with_ours_and_the_papers_rows(study):
     for _, rows in COMPARISON_TABLES.values():
         first = rows[0]
         assert f"| paper | {STRATEGIES[first.strategy].label} | {first.values[PAPER_METRICS[0]]:.4f} ± " in report
-    assert "Dataset501_PatientsT1" in report and "Folds: 0 of 1" in report
+    assert "Dataset501_PatientsT1" in report and "Folds: 0 of 1" in report and "Training seeds: 0" in report
+
+
+def test_report_opens_with_findings_built_from_the_evaluations(study):
+    from nnunet_t1t2.study.findings import findings
+    from nnunet_t1t2.study.layout import StudyLayout
+    from nnunet_t1t2.study.results import StudyResults
+
+    report = (study.out / "report.md").read_text(encoding="utf-8")
+    sections = [line for line in report.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## Findings"
+    protocol = make_protocol("demo", strategies=RUN_STRATEGIES, environ=TINY_SCHEDULE)
+    results = StudyResults(StudyLayout(study.out, "Patients", protocol.plans_name), protocol)
+    assert results.estimate("hybrid-mul", "T2", "1") is not None
+    assert findings(results) in report  # the same sentences, from the evaluation files on disk
+    assert "On T2 soft tissue, hybrid multiplication" in report
 
 
 def test_report_figures_are_png_images(study):
@@ -157,6 +174,7 @@ def test_a_failed_step_names_itself_and_its_log(tmp_path):
 @pytest.mark.parametrize("arguments, message", [
     (["--strategies", "open", "ft4"], "unknown strategy ft4"),
     (["--folds", "2"], "no fold 2"),
+    (["--seeds", "-1"], "seeds are non-negative"),
     (["--data", "/nonexistent/patients"], "no such folder"),
 ])
 def test_bad_arguments_are_user_errors(tmp_path, arguments, message):
@@ -184,10 +202,12 @@ def test_environment_schedule_overrides_the_preset():
     protocol = make_protocol("demo", environ={"NNUNET_T1T2_EPOCHS": "3"})
     assert protocol.schedule["NNUNET_T1T2_EPOCHS"] == "3" and protocol.source_schedule["NNUNET_T1T2_EPOCHS"] == "3"
     assert protocol.schedule["NNUNET_T1T2_ITERATIONS"] == "12"
-    assert protocol.source_schedule["NNUNET_T1T2_ITERATIONS"] == "20"  # the preset's own for the source
-    assert protocol.source_schedule["NNUNET_T1T2_VAL_ITERATIONS"] == protocol.schedule["NNUNET_T1T2_VAL_ITERATIONS"]
-    assert protocol.training_environment("source").items() >= protocol.source_schedule.items()
-    assert protocol.training_environment("open").items() >= protocol.schedule.items()
+    assert protocol.source_schedule["NNUNET_T1T2_VAL_ITERATIONS"] == "4"  # the preset's own for the source
+    assert protocol.source_schedule["NNUNET_T1T2_PATIENCE"] == "4"
+    assert protocol.source_schedule["NNUNET_T1T2_ITERATIONS"] == protocol.schedule["NNUNET_T1T2_ITERATIONS"]
+    assert protocol.training_environment("source", 0).items() >= protocol.source_schedule.items()
+    assert protocol.training_environment("augmentation", 0).items() >= protocol.source_schedule.items()
+    assert protocol.training_environment("open", 2).items() >= {**protocol.schedule, "NNUNET_T1T2_SEED": "2"}.items()
     with pytest.raises(UserError):
         make_protocol("demo", environ={"NNUNET_T1T2_ITERATIONS": "0"})
 

@@ -1,6 +1,8 @@
-"""The report's figures, after the paper's: Dice against the number of retrained conv layers
-(Fig. 5), the segmentations side by side (Fig. 6, :mod:`.overlays`), and the total compute time
-per strategy (Fig. 7). Each figure is drawn from whatever results exist, and says what is missing.
+"""The report's figures: T2 Dice per strategy and class, and after the paper's, Dice against the
+number of retrained conv layers (Fig. 5), the segmentations side by side (Fig. 6,
+:mod:`.overlays`), and the total compute time per strategy (Fig. 7). Dice is the mean over test
+patients with the bootstrap 95 % interval of :meth:`StudyResults.estimate` as error bars. Each
+figure is drawn from whatever results exist, and says what is missing.
 """
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ from statistics import fmean
 
 from nnunet_t1t2.study.paper_values import COMPUTE_TIME_FINDING, FOLD_TABLES
 from nnunet_t1t2.study.results import CLASSES, StudyResults
+from nnunet_t1t2.study.statistics import Estimate
 from nnunet_t1t2.study.strategies import STRATEGIES
 
 FIGURE_FILES = {
+    "dice": "dice_per_strategy.png",
     "fig5": "fig5_dice_vs_retrained_layers.png",
     "fig6": "fig6_overlays.png",
     "fig7": "fig7_compute_time.png",
@@ -29,15 +33,46 @@ def write_figures(results: StudyResults, folder: Path) -> dict[str, Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: folder / file for name, file in FIGURE_FILES.items()}
+    draw_dice_per_strategy(results, paths["dice"])
     draw_dice_vs_retrained_layers(results, paths["fig5"])
     draw_overlays(results, paths["fig6"])
     draw_compute_time(results, paths["fig7"])
     return paths
 
 
+def error_bars(values: list[Estimate]) -> list[list[float]]:
+    """Lower and upper error bar lengths of each estimate (0 where it has no interval)."""
+    lengths = [[max(v.mean - v.low, 0), max(v.high - v.mean, 0)] if v.low is not None else [0, 0] for v in values]
+    return [list(side) for side in zip(*lengths)]
+
+
+def draw_dice_per_strategy(results: StudyResults, path: Path) -> None:
+    """T2 test Dice per strategy, one marker per class, with bootstrap 95 % intervals."""
+    import matplotlib.pyplot as plt
+
+    strategies = results.protocol.t2_strategies
+    figure, axes = plt.subplots(figsize=(8, 0.45 * max(len(strategies), 3) + 1.6))
+    for offset, tissue in zip((-0.24, -0.08, 0.08, 0.24), CLASSES):
+        points = [(y + offset, results.estimate(s.key, "T2", tissue.key)) for y, s in enumerate(strategies)]
+        points = [(y, value) for y, value in points if value is not None]
+        if points:
+            axes.errorbar([v.mean for _, v in points], [y for y, _ in points], xerr=error_bars([v for _, v in points]),
+                          fmt="o", color=CLASS_COLOURS[tissue.key], capsize=3, label=tissue.name.split(",")[0])
+    if strategies:
+        axes.set_yticks(range(len(strategies)), [s.label for s in strategies], fontsize=8)
+        axes.invert_yaxis()
+        axes.legend(fontsize=7, loc="lower left")
+    else:
+        axes.text(0.5, 0.5, "no T2 strategy was run", transform=axes.transAxes, ha="center")
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("DSC on the T2 test set: mean over patients, bootstrap 95 % interval")
+    axes.set_title("T2 test Dice per strategy", fontsize=10)
+    _save(figure, path)
+
+
 def draw_dice_vs_retrained_layers(results: StudyResults, path: Path) -> None:
-    """Fig. 5: T2 test Dice (over folds, :meth:`StudyResults.overall`) of conservative fine tuning per depth, per class,
-    with the paper's Table 4 averages dashed."""
+    """Fig. 5: T2 test Dice (:meth:`StudyResults.estimate`, bootstrap intervals) of conservative fine
+    tuning per depth, per class, with the paper's Table 4 averages dashed."""
     import matplotlib.pyplot as plt
 
     depths = [s for s in STRATEGIES.values() if s.family == "conservative"]
@@ -45,12 +80,11 @@ def draw_dice_vs_retrained_layers(results: StudyResults, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7.5, 4.8))
     for tissue in CLASSES:
         colour = CLASS_COLOURS[tissue.key]
-        ours = [(s.retrained_convs, results.overall(s.key, "T2", tissue.key, "DSC")) for s in depths]
-        ours = [(x, score) for x, score in ours if score is not None and score.value is not None]
+        ours = [(s.retrained_convs, results.estimate(s.key, "T2", tissue.key)) for s in depths]
+        ours = [(x, value) for x, value in ours if value is not None]
         if ours:
-            errors = [[max(score.value - score.low, 0), max(score.high - score.value, 0)]
-                      if score.low is not None else [0, 0] for _, score in ours]
-            axes.errorbar([x for x, _ in ours], [score.value for _, score in ours], yerr=list(zip(*errors)),
+            axes.errorbar([x for x, _ in ours], [value.mean for _, value in ours],
+                          yerr=error_bars([value for _, value in ours]),
                           marker="o", color=colour, capsize=3, label=f"{tissue.name.split(',')[0]} (ours)")
         if tissue.paper:
             axes.plot([s.retrained_convs for s in depths], [paper[s.key][tissue.paper]["DSC"] for s in depths],

@@ -1,12 +1,13 @@
 """Where everything of a study lives under its output folder, and the models it trains.
 
 The study owns its nnU-Net folders (``OUT/nnUNet_raw``, ``OUT/nnUNet_preprocessed``,
-``OUT/nnUNet_results``) so that it never touches the user's; the rest is its own:
+``OUT/nnUNet_results/seed_<s>``, one results folder per training seed, so that nnU-Net's own
+folder names need no seed) so that it never touches the user's; the rest is its own:
 
     OUT/phantom/                         the generated phantom (--data phantom)
     OUT/logs/<step>.log                  output of every command of a step
-    OUT/predictions/<model>/fold_<f>/<T1|T2>_test/   nnUNetv2_predict output
-    OUT/evaluation/<model>/fold_<f>/<T1|T2>_test.json (and .csv)
+    OUT/predictions/seed_<s>/<model>/fold_<f>/<T1|T2>_test/   nnUNetv2_predict output
+    OUT/evaluation/seed_<s>/<model>/fold_<f>/<T1|T2>_test.json (and .csv)
     OUT/figures/fig5_*.png, fig6_*.png, fig7_*.png
     OUT/report.md
     OUT/study_state.json                 finished steps, their durations, and the set-up
@@ -17,6 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnunet_t1t2.nnunet_paths import raw_dataset_folder_name
 from nnunet_t1t2.study.protocol import CONFIGURATION, DATASET_IDS, SOURCE_FOLD, Protocol
 
 TEST_SETS = ("T1", "T2")
@@ -25,18 +27,25 @@ TEST_SETS = ("T1", "T2")
 @dataclass(frozen=True)
 class Model:
     """One trained model: ``role`` is ``source`` (T1 from scratch), ``augmentation`` (T1+T2 from
-    scratch) or the key of a T2 strategy; ``dataset`` the kind of data set it trains on."""
+    scratch) or the key of a T2 strategy; ``dataset`` the kind of data set it trains on; ``seed``
+    the training seed (a T2 strategy of seed s starts from the source model of seed s)."""
 
     role: str
     dataset: str
     trainer: str
     fold: int
+    seed: int = 0
 
     @property
     def name(self) -> str:
-        """How progress lines call it: the trainer and fold, and the role of a from-scratch model."""
+        """How progress lines call it: the trainer, fold and seed, and the role of a from-scratch model."""
         role = {"source": "T1 source ", "augmentation": "T1+T2 "}.get(self.role, "")
-        return f"{role}{self.trainer} fold {self.fold}"
+        return f"{role}{self.trainer} fold {self.fold} seed {self.seed}"
+
+    @property
+    def key(self) -> str:
+        """Its part of step keys and folder names: ``seed_<s>/<role>/fold_<f>``."""
+        return f"seed_{self.seed}/{self.role}/fold_{self.fold}"
 
     @property
     def test_sets(self) -> tuple[str, ...]:
@@ -44,18 +53,20 @@ class Model:
         return ("T2",) if self.dataset == "T2" else TEST_SETS
 
 
-def source_model(protocol: Protocol) -> Model:
-    return Model("source", "T1", protocol.source_trainer(), SOURCE_FOLD)
+def source_model(protocol: Protocol, seed: int) -> Model:
+    return Model("source", "T1", protocol.source_trainer(), SOURCE_FOLD, seed)
 
 
 def trained_models(protocol: Protocol) -> list[Model]:
-    """Every model of the study in training order: the source, each T2 strategy per fold, then the
-    T1+T2 model."""
-    models = [source_model(protocol)]
-    models += [Model(s.key, "T2", s.trainer_name(protocol.trainer_suffix), fold)
-               for s in protocol.t2_strategies for fold in protocol.folds]
-    if protocol.augmentation:
-        models.append(Model("augmentation", "T1T2", protocol.source_trainer(), SOURCE_FOLD))
+    """Every model of the study in training order, seed by seed: the source, each T2 strategy per
+    fold, then the T1+T2 model."""
+    models = []
+    for seed in protocol.seeds:
+        models.append(source_model(protocol, seed))
+        models += [Model(s.key, "T2", s.trainer_name(protocol.trainer_suffix), fold, seed)
+                   for s in protocol.t2_strategies for fold in protocol.folds]
+        if protocol.augmentation:
+            models.append(Model("augmentation", "T1T2", protocol.source_trainer(), SOURCE_FOLD, seed))
     return models
 
 
@@ -76,7 +87,12 @@ class StudyLayout:
 
     @property
     def results(self) -> Path:
+        """The folder of the seeds' results folders (the ``nnUNet_results`` of unseeded commands)."""
         return self.root / "nnUNet_results"
+
+    def seed_results(self, seed: int) -> Path:
+        """The ``nnUNet_results`` of every training and prediction of ``seed``."""
+        return self.results / f"seed_{seed}"
 
     @property
     def phantom(self) -> Path:
@@ -95,7 +111,7 @@ class StudyLayout:
         return self.root / "study_state.json"
 
     def dataset_folder_name(self, kind: str) -> str:
-        return f"Dataset{DATASET_IDS[kind]:03d}_{self.dataset_name}{kind}"
+        return raw_dataset_folder_name(DATASET_IDS[kind], self.dataset_name, kind)
 
     def raw_dataset(self, kind: str) -> Path:
         return self.raw / self.dataset_folder_name(kind)
@@ -107,14 +123,14 @@ class StudyLayout:
         return self.raw_dataset(kind) / "labelsTs"
 
     def fold_folder(self, model: Model) -> Path:
-        return (self.results / self.dataset_folder_name(model.dataset)
+        return (self.seed_results(model.seed) / self.dataset_folder_name(model.dataset)
                 / f"{model.trainer}__{self.plans_name}__{CONFIGURATION}" / f"fold_{model.fold}")
 
     def prediction_folder(self, model: Model, test_set: str) -> Path:
-        return self.root / "predictions" / model.role / f"fold_{model.fold}" / f"{test_set}_test"
+        return self.root / "predictions" / model.key / f"{test_set}_test"
 
     def evaluation_file(self, model: Model, test_set: str) -> Path:
-        return self.root / "evaluation" / model.role / f"fold_{model.fold}" / f"{test_set}_test.json"
+        return self.root / "evaluation" / model.key / f"{test_set}_test.json"
 
     def log_file(self, step_key: str) -> Path:
         return self.root / "logs" / (re.sub(r"[^A-Za-z0-9_.-]+", "_", step_key) + ".log")

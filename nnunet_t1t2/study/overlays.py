@@ -65,11 +65,11 @@ def draw_overlays(results: StudyResults, path: Path) -> None:
 
 
 def overlay_rows(results: StudyResults) -> list[OverlayRow]:
-    """The figure's rows, from the first fold's predictions of every T2 strategy that has them."""
+    """The figure's rows, from the first fold's and seed's predictions of every T2 strategy that has them."""
     import SimpleITK as sitk
 
-    layout, fold = results.layout, results.protocol.folds[0]
-    predicted = [(s.label, layout.prediction_folder(results.model(s.key, fold), "T2"))
+    layout, fold, seed = results.layout, results.protocol.folds[0], results.protocol.seeds[0]
+    predicted = [(s.label, layout.prediction_folder(results.model(s.key, fold, seed), "T2"))
                  for s in results.protocol.t2_strategies]
     predicted = [(label, folder) for label, folder in predicted if folder.is_dir()]
     cases = sorted(p.name.removesuffix(".nii.gz") for p in layout.test_labels("T2").glob("*.nii.gz"))

@@ -4,12 +4,17 @@
 paper's schedule (the ``_Paper`` trainers: Adam, plateau, early stopping, at most 200 epochs), three
 folds, every strategy; with ``--data phantom``, 50 phantom patients of the paper's image size, 14
 with T2. ``demo`` is the same protocol cut down to minutes on a CPU: a CPU-sized network, nnU-Net's
-SGD schedule shortened through the ``NNUNET_T1T2_*`` variables, one fold, a representative subset
-of strategies and 10 small phantom patients, 5 with T2.
+SGD schedule shortened through the ``NNUNET_T1T2_*`` variables (the two models trained from scratch
+until bone stops improving, within a budget of epochs), one fold, a representative subset of
+strategies and 14 small phantom patients, 8 with T2, half of them held out for testing.
 
 ``NNUNET_T1T2_EPOCHS``, ``NNUNET_T1T2_ITERATIONS``, ``NNUNET_T1T2_VAL_ITERATIONS`` and
 ``NNUNET_T1T2_MIRRORING`` set in the caller's environment override a preset's schedule and
 test-time mirroring (for quick checks of the paper preset, and for the tests).
+
+Every model is trained once per **seed** (``--seeds``; ``NNUNET_T1T2_SEED`` in each training's
+environment fixes its initialisation, patch sampling and augmentation), so that the report's
+intervals cover the variation between trainings as well as between patients.
 """
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ from typing import Mapping
 
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.study.strategies import PAPER_SUFFIX, STRATEGIES, Strategy, strategies_by_key
-from nnunet_t1t2.training.short_schedule import (MIRRORING_VARIABLE, SCHEDULE_VARIABLES, inference_mirroring,
-                                                 schedule_overrides)
+from nnunet_t1t2.training.patience import PATIENCE_VARIABLE
+from nnunet_t1t2.training.short_schedule import (MIRRORING_VARIABLE, SCHEDULE_VARIABLES, SEED_VARIABLE,
+                                                 inference_mirroring, schedule_overrides)
 
 CONFIGURATION = "3d_fullres"
 DATASET_IDS = {"T1": 501, "T2": 502, "T1T2": 503}
@@ -37,6 +43,9 @@ class PhantomSpec:
     t2_patients: int
     size: str
     seed: int = 0
+    convert_options: tuple[str, ...] = ()
+    """Extra options of ``nnunet-t1t2 convert`` for this phantom (the demo: more T2 test patients,
+    since predicting them is cheap and the verdicts need patients)."""
 
 
 @dataclass(frozen=True)
@@ -48,15 +57,19 @@ class Protocol:
     schedule: Mapping[str, str]
     """``NNUNET_T1T2_*`` schedule variables for every training (empty: the trainers' own)."""
     source_schedule: Mapping[str, str]
-    """The T1 source model's variables, ``schedule`` with the preset's own for the source on top:
-    every T2 strategy starts from that model, so a short demo gives it the iterations it needs to
-    learn bone at all."""
+    """The variables of the two models trained from scratch (the T1 source and the T1+T2 model),
+    ``schedule`` with the preset's own for them on top: every T2 strategy starts from the source,
+    so a preset with a time budget gives them a most number of epochs and lets them stop once bone
+    stops improving (``NNUNET_T1T2_PATIENCE``, :mod:`nnunet_t1t2.training.patience`) rather than
+    after a fixed number of iterations tuned on one data set."""
     test_time_mirroring: bool
     """Off: nnU-Net's validation and our predictions run each patch once instead of eight times."""
     cv_folds: int
     folds: tuple[int, ...]
     strategies: tuple[Strategy, ...]
     phantom: PhantomSpec
+    seeds: tuple[int, ...] = (0,)
+    """Training seeds: every model is trained once per seed (other seeds only add steps)."""
 
     @property
     def plans_name(self) -> str:
@@ -70,11 +83,11 @@ class Protocol:
     def augmentation(self) -> bool:
         return STRATEGIES["augmentation"] in self.strategies
 
-    def training_environment(self, role: str) -> dict[str, str]:
+    def training_environment(self, role: str, seed: int) -> dict[str, str]:
         """The ``NNUNET_T1T2_*`` variables the training of the model with ``role`` runs with (see
-        :class:`~nnunet_t1t2.study.layout.Model`): its schedule and the test-time mirroring."""
-        schedule = self.source_schedule if role == "source" else self.schedule
-        return {**schedule, MIRRORING_VARIABLE: "1" if self.test_time_mirroring else "0"}
+        :class:`~nnunet_t1t2.study.layout.Model`): its schedule, the test-time mirroring and its seed."""
+        schedule = self.source_schedule if role in ("source", "augmentation") else self.schedule
+        return {**schedule, MIRRORING_VARIABLE: "1" if self.test_time_mirroring else "0", SEED_VARIABLE: str(seed)}
 
     def source_trainer(self) -> str:
         return STRATEGIES["augmentation"].trainer_name(self.trainer_suffix)
@@ -87,32 +100,36 @@ class Protocol:
                  "test_time_mirroring": self.test_time_mirroring,
                  "cv_folds": self.cv_folds}
         if data == "phantom":
-            setup["phantom"] = vars(self.phantom)
+            setup["phantom"] = {**vars(self.phantom), "convert_options": list(self.phantom.convert_options)}
         return setup
 
 
 PRESETS = {
     "demo": Protocol(
         preset="demo", plans="demo", trainer_suffix="",
-        schedule={"NNUNET_T1T2_EPOCHS": "5", "NNUNET_T1T2_ITERATIONS": "12", "NNUNET_T1T2_VAL_ITERATIONS": "2"},
-        source_schedule={"NNUNET_T1T2_EPOCHS": "8", "NNUNET_T1T2_ITERATIONS": "20"},
+        schedule={"NNUNET_T1T2_EPOCHS": "4", "NNUNET_T1T2_ITERATIONS": "12", "NNUNET_T1T2_VAL_ITERATIONS": "2"},
+        source_schedule={"NNUNET_T1T2_EPOCHS": "20", "NNUNET_T1T2_VAL_ITERATIONS": "4",
+                         PATIENCE_VARIABLE: "4"},
         test_time_mirroring=False, cv_folds=1, folds=(0,),
         strategies=strategies_by_key(["no-ft", "open", "ft6", "hybrid-mul", "hybrid-concat", "augmentation"]),
-        phantom=PhantomSpec(patients=10, t2_patients=5, size="small"),
+        phantom=PhantomSpec(patients=14, t2_patients=8, size="small",
+                            convert_options=("--t2-test-fraction", "0.5", "--t2-val-fraction", "0.125")),
+        seeds=(0,),
     ),
     "paper": Protocol(
         preset="paper", plans="paper", trainer_suffix=PAPER_SUFFIX, schedule={}, source_schedule={},
         test_time_mirroring=True, cv_folds=3, folds=(0, 1, 2),
-        strategies=tuple(STRATEGIES.values()),
+        strategies=tuple(STRATEGIES.values()), seeds=(0,),
         phantom=PhantomSpec(patients=50, t2_patients=14, size="paper"),
     ),
 }
 
 
 def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[int] | None = None,
-                  plans: str | None = None, environ: Mapping[str, str] = os.environ) -> Protocol:
-    """The preset with the caller's choices of strategies, folds and plans, and the schedule and
-    mirroring variables of ``environ`` on top of the preset's."""
+                  plans: str | None = None, environ: Mapping[str, str] = os.environ,
+                  seeds: list[int] | None = None) -> Protocol:
+    """The preset with the caller's choices of strategies, folds, plans and seeds, and the schedule
+    and mirroring variables of ``environ`` on top of the preset's."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     protocol = PRESETS[preset]
@@ -123,6 +140,8 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
         if outside:
             raise UserError(f"the {preset} preset has {protocol.cv_folds} fold(s), numbered from 0; "
                             f"there is no fold {', '.join(map(str, outside))}")
+    if seeds is not None and any(seed < 0 for seed in seeds):
+        raise UserError(f"--seeds {' '.join(map(str, seeds))}: seeds are non-negative integers")
     overrides = {v: environ[v] for v in SCHEDULE_VARIABLES if v in environ}
     schedule = {**protocol.schedule, **overrides}
     schedule_overrides(schedule)  # refuses invalid values with a UserError
@@ -132,6 +151,7 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
         test_time_mirroring=mirroring,
         strategies=strategies_by_key(strategies) if strategies is not None else protocol.strategies,
         folds=tuple(sorted(set(folds))) if folds is not None else protocol.folds,
+        seeds=tuple(sorted(set(seeds))) if seeds else protocol.seeds,
         plans=plans or protocol.plans,
         schedule=schedule,
         source_schedule={**schedule, **protocol.source_schedule, **overrides},

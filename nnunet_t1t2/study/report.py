@@ -13,12 +13,14 @@ from nnunet_t1t2.atomic import write_text_atomically
 from nnunet_t1t2.study import markdown as md
 from nnunet_t1t2.study.converted import ConvertedDataset
 from nnunet_t1t2.study.figures import write_figures
+from nnunet_t1t2.study.findings import findings
 from nnunet_t1t2.study.paper_values import CITATION, COMPUTE_TIME_FINDING, NOTES
 from nnunet_t1t2.study.protocol import SOURCE_FOLD
 from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.steps import StudyContext
+from nnunet_t1t2.study.statistics import RESAMPLES
 from nnunet_t1t2.study.tables import (augmentation_table, comparison_tables, compute_time_table, fold_tables,
-                                      per_patient_table)
+                                      per_patient_table, primary_table)
 
 HOW_TO_READ = f"""\
 All values are on held-out **test patients** (never used for training or validation). PRE = precision,
@@ -26,13 +28,20 @@ REC = recall, DSC = Dice, JSC = Jaccard (IoU). Rows marked **ours** are this stu
 **paper** are the published values of {CITATION}, copied for reference (their data are 50 clinical
 patients, not ours).
 
-Our values are **pooled over voxels**: each metric is computed from the true/false positive and
-false negative voxel counts summed over all test patients, with a **Wilson 95 % interval** in
-brackets. That interval reflects voxel counting only (voxels are not independent), which is what
-the paper's tiny ± appear to be. Where several folds ran, **avg** is the mean over folds with a
-**Student t 95 % interval across folds**. How much results vary **between patients** is in the
-per-patient table (mean over test patients, **t 95 % interval across patients**). Per-case values
-are in `evaluation/<model>/fold_<f>/<test set>_test.csv`.
+Our primary values (the Findings, the results table, Tables 6 to 9 and the figures) are the **mean
+over test patients** of each patient's value averaged over the model's trainings (seeds x folds),
+with a **percentile bootstrap 95 % interval over patients** ({RESAMPLES} resamples, fixed generator
+seed) in brackets: it covers the variation between patients, and training variation as far as the
+seeds and folds that ran show it. The **between-seed SD** (of the per-seed means) shows training
+variation on its own. Paired verdicts compare two strategies patient by patient (mean difference,
+bootstrap interval, Wilcoxon signed-rank p); "not distinguishable" means the interval covers 0.
+
+**Paper-style** values (Tables 3 to 5, and a labelled column elsewhere) are **pooled over voxels**:
+each metric from the voxel counts summed over all test patients, with a **Wilson 95 % interval**.
+That interval reflects voxel counting only (voxels are not independent), which is what the paper's
+tiny ± appear to be; it says nothing about other patients or another training. Where several runs
+(folds, seeds) ran, **avg** is their mean with a **Student t 95 % interval across runs**. Per-case
+values are in `evaluation/seed_<s>/<model>/fold_<f>/<test set>_test.csv`.
 
 The paper's air class includes the air around the head; our labels separate it (0 outside the head,
 3 air inside), so the paper's air is compared with our **air including the air around the head**
@@ -46,8 +55,11 @@ def write_report(context: StudyContext) -> Path:
     sections = [
         f"# T1-to-T2 transfer study ({context.protocol.preset} preset)",
         f"Written by `nnunet-t1t2 study` on {time.strftime('%Y-%m-%d %H:%M')}.",
+        "## Findings\n\n" + findings(results),
         "## Set-up\n\n" + setup_section(context),
         "## How to read the tables\n\n" + HOW_TO_READ,
+        "## Results: T2 test Dice per strategy\n\n" + primary_table(results)
+        + f"\n\n![T2 test Dice per strategy]({figures['dice']})",
         "## Per strategy and fold (cf. paper Tables 3 to 5), T2 test set\n\n" + fold_tables(results),
         "## Methods compared (cf. paper Tables 6 to 8), T2 test set\n\n" + comparison_tables(results),
         "### Dice per test patient\n\n" + per_patient_table(results),
@@ -89,6 +101,7 @@ def setup_section(context: StudyContext) -> str:
         f"{context.runner.device}",
         f"- Folds: {', '.join(map(str, protocol.folds))} of {protocol.cv_folds}; the T1 source and the T1+T2 models "
         f"use fold {SOURCE_FOLD}",
+        f"- Training seeds: {', '.join(map(str, protocol.seeds))} (every model once per seed)",
         f"- Strategies run: {', '.join(f'{s.label} (`{s.key}`)' for s in protocol.strategies)}",
     ]
     lines += dataset_lines(context)

@@ -1,11 +1,12 @@
-"""The study's results as the report and the figures read them: scores with their intervals per
-model, fold, test set and class, averages over folds, and each training's convergence record.
+"""The study's results as the report and the figures read them: per model (role, fold, seed), test
+set and class, the per-patient values, the pooled scores, and each training's convergence record.
 
-Two kinds of 95 % interval, as the evaluation computes them: *pooled* values are the metric of the
-voxel counts summed over a test set's patients, with a Wilson interval (counting uncertainty only;
-the kind the paper reports as ±); *per patient* values are the mean over the test patients with a
-Student t interval across them (how the result varies from patient to patient). An average over
-folds gets a t interval across the folds.
+The primary figure (:meth:`StudyResults.estimate`) is the mean over test patients of each
+patient's value averaged over the model's training runs (seeds x folds), with a bootstrap interval
+over patients and the between-seed spread (:mod:`.statistics`). The *paper-style* values are the
+metric of the voxel counts summed over a test set's patients, with a Wilson interval (counting
+uncertainty only; the kind the paper reports as ±); an average over runs gets a t interval across
+the runs.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from statistics import fmean
 from nnunet_t1t2.evaluation import t_interval
 from nnunet_t1t2.study.layout import Model, StudyLayout, trained_models
 from nnunet_t1t2.study.protocol import Protocol
+from nnunet_t1t2.study.statistics import Estimate, PairedComparison, Run, estimate, paired_comparison
 
 
 @dataclass(frozen=True)
@@ -49,57 +51,91 @@ class StudyResults:
     def __init__(self, layout: StudyLayout, protocol: Protocol):
         self.layout = layout
         self.protocol = protocol
-        self.models = {(m.role, m.fold): m for m in trained_models(protocol)}
+        self.models = {(m.role, m.fold, m.seed): m for m in trained_models(protocol)}
         self._files: dict[Path, dict | None] = {}
 
-    def model(self, role: str, fold: int) -> Model | None:
-        return self.models.get((role, fold))
+    def model(self, role: str, fold: int, seed: int) -> Model | None:
+        return self.models.get((role, fold, seed))
 
-    def summary(self, role: str, fold: int, test_set: str) -> dict | None:
+    def runs(self, role: str) -> list[Run]:
+        """(seed, fold) of every model of ``role``."""
+        return [(seed, fold) for (r, fold, seed) in self.models if r == role]
+
+    def summary(self, role: str, fold: int, test_set: str, seed: int) -> dict | None:
         """The evaluation summary of a model on a test set, None where it was not evaluated."""
-        model = self.model(role, fold)
+        model = self.model(role, fold, seed)
         return self._read(self.layout.evaluation_file(model, test_set)) if model else None
 
-    def pooled(self, role: str, fold: int, test_set: str, class_key: str, metric: str) -> Score | None:
-        summary = self.summary(role, fold, test_set)
+    def per_patient_values(self, role: str, test_set: str, class_key: str,
+                           metric: str = "DSC") -> dict[Run, dict[str, float | None]]:
+        """(seed, fold) -> case -> value, for every evaluated run of ``role``."""
+        values = {}
+        for seed, fold in self.runs(role):
+            summary = self.summary(role, fold, test_set, seed)
+            if summary is not None:
+                values[(seed, fold)] = {case["case"]: case["metrics"][class_key][METRICS[metric]]
+                                        for case in summary["metric_per_case"]}
+        return values
+
+    def estimate(self, role: str, test_set: str, class_key: str, metric: str = "DSC") -> Estimate | None:
+        """Mean over patients (each averaged over the runs) with its bootstrap interval."""
+        return estimate(self.per_patient_values(role, test_set, class_key, metric))
+
+    def comparison(self, role: str, baseline: str, test_set: str, class_key: str,
+                   metric: str = "DSC") -> PairedComparison | None:
+        """``role`` minus ``baseline``, paired by patient."""
+        return paired_comparison(self.per_patient_values(role, test_set, class_key, metric),
+                                 self.per_patient_values(baseline, test_set, class_key, metric))
+
+    def reference_voxels(self, test_set: str, class_key: str) -> int | None:
+        """Voxels of the class in the test set's labels (from any evaluation of it), None if none ran."""
+        for (role, fold, seed) in self.models:
+            summary = self.summary(role, fold, test_set, seed)
+            if summary is not None:
+                pooled = summary["pooled"][class_key]
+                return pooled["TP"] + pooled["FN"]
+        return None
+
+    def pooled(self, role: str, fold: int, test_set: str, class_key: str, metric: str,
+               seed: int) -> Score | None:
+        summary = self.summary(role, fold, test_set, seed)
         if summary is None:
             return None
         interval = summary["ci95"]["pooled"][class_key][METRICS[metric]]
         return Score(summary["pooled"][class_key][METRICS[metric]], interval["low"], interval["high"])
 
-    def per_patient(self, role: str, fold: int, test_set: str, class_key: str, metric: str) -> tuple[Score, int] | None:
-        """Mean over the test patients with its t interval, and the number of patients in it."""
-        summary = self.summary(role, fold, test_set)
-        if summary is None:
-            return None
-        interval = summary["ci95"]["across_cases"][class_key][METRICS[metric]]
-        return Score(summary["mean"][class_key][METRICS[metric]], interval["low"], interval["high"]), \
-            interval["n_cases"]
+    def evaluated_runs(self, role: str, test_set: str) -> list[Run]:
+        return [(seed, fold) for seed, fold in self.runs(role) if self.summary(role, fold, test_set, seed) is not None]
 
-    def evaluated_folds(self, role: str, test_set: str) -> list[int]:
-        return [fold for (r, fold) in self.models if r == role and self.summary(r, fold, test_set) is not None]
-
-    def overall(self, role: str, test_set: str, class_key: str, metric: str) -> Score | None:
-        """A model's result over its evaluated folds: with one fold, that fold's pooled value and
-        Wilson interval; with several, the mean of their pooled values and a t interval across the
-        folds (the paper's "avg" rows)."""
-        folds = self.evaluated_folds(role, test_set)
-        if len(folds) == 1:
-            return self.pooled(role, folds[0], test_set, class_key, metric)
-        values = [self.pooled(role, fold, test_set, class_key, metric).value for fold in folds]
+    def paper_style(self, role: str, test_set: str, class_key: str, metric: str) -> Score | None:
+        """The paper's kind of value over a model's evaluated runs: with one run, its pooled value
+        and Wilson interval; with several, the mean of their pooled values and a t interval across
+        the runs (the paper's "avg" rows, over folds and seeds)."""
+        runs = self.evaluated_runs(role, test_set)
+        if len(runs) == 1:
+            return self.pooled(role, runs[0][1], test_set, class_key, metric, runs[0][0])
+        values = [self.pooled(role, fold, test_set, class_key, metric, seed).value for seed, fold in runs]
         values = [v for v in values if v is not None]
         if not values:
             return None
         return Score(fmean(values), *(t_interval(values) or (None, None)))
 
-    def convergence(self, role: str, fold: int) -> dict | None:
-        model = self.model(role, fold)
-        return self._read(self.layout.fold_folder(model) / "convergence.json") if model else None
+    def convergence(self, model: Model) -> dict | None:
+        return self._read(self.layout.fold_folder(model) / "convergence.json")
 
-    def convergence_records(self, role: str) -> dict[int, dict]:
-        """fold -> convergence record, for every finished training of ``role``."""
-        records = {fold: self.convergence(r, fold) for (r, fold) in self.models if r == role}
-        return {fold: record for fold, record in records.items() if record is not None}
+    def convergence_records(self, role: str) -> dict[Run, dict]:
+        """(seed, fold) -> convergence record, for every finished training of ``role``."""
+        records = {(m.seed, m.fold): self.convergence(m) for (r, _, _), m in self.models.items() if r == role}
+        return {run: record for run, record in records.items() if record is not None}
+
+    def validation_dice(self, model: Model) -> dict[str, float | None] | None:
+        """Class key -> mean Dice of nnU-Net's final validation (``fold_x/validation/summary.json``),
+        None for a class absent from the validation labels; None if there is no validation."""
+        summary = self._read(self.layout.fold_folder(model) / "validation" / "summary.json")
+        if summary is None:
+            return None
+        return {key: (None if value["Dice"] is None or value["Dice"] != value["Dice"] else value["Dice"])
+                for key, value in summary["mean"].items()}
 
     def _read(self, path: Path) -> dict | None:
         """A JSON file's content, None if it does not exist; each file read once."""

@@ -1,15 +1,20 @@
-"""The report's tables, after the paper's Tables 3 to 9, plus per-patient Dice and compute time.
+"""The report's tables, after the paper's Tables 3 to 9, plus the primary results, per-patient Dice
+and compute time.
 
 Each table has our rows first (labelled ``ours``) and the paper's published rows after them
 (labelled ``paper``), one sub-table per tissue class. Strategies that were not run get one row
-saying so, so that every table is there whatever subset ran.
+saying so, so that every table is there whatever subset ran. Tables 3 to 5 are paper-style (pooled
+voxels, Wilson intervals) per fold and seed; the others show the mean over test patients with a
+bootstrap interval over patients (:mod:`.statistics`), the paper-style value beside it where useful.
 """
 from __future__ import annotations
 
 from nnunet_t1t2.study import markdown as md
 from nnunet_t1t2.study.paper_values import (AUGMENTATION_DIFFERENCE_PERCENT, AUGMENTATION_TABLE, COMPARISON_TABLES,
                                             FOLD_TABLES)
+from nnunet_t1t2.study.findings import TEST_SET, short_name
 from nnunet_t1t2.study.results import CLASSES, METRICS, Score, StudyResults, TissueClass
+from nnunet_t1t2.study.statistics import Estimate, patient_means
 from nnunet_t1t2.study.strategies import STRATEGIES, Strategy
 
 FOLD_TABLE_TITLES = {
@@ -42,13 +47,34 @@ def fold_tables(results: StudyResults) -> str:
 def _our_fold_rows(results: StudyResults, strategy: Strategy, tissue: TissueClass) -> list[list[str]]:
     if strategy not in results.protocol.strategies:
         return [["ours", strategy.label, md.MISSING, *NOT_RUN]]
-    rows = [["ours", strategy.label, str(fold),
-             *(md.score(results.pooled(strategy.key, fold, "T2", tissue.key, m)) for m in METRIC_COLUMNS)]
-            for fold in results.protocol.folds]
-    if len(results.protocol.folds) > 1:
+    several_seeds = len(results.protocol.seeds) > 1
+    rows = [["ours", strategy.label, f"{fold}, seed {seed}" if several_seeds else str(fold),
+             *(md.score(results.pooled(strategy.key, fold, "T2", tissue.key, m, seed)) for m in METRIC_COLUMNS)]
+            for fold in results.protocol.folds for seed in results.protocol.seeds]
+    if len(rows) > 1:
         rows.append(["ours", strategy.label, "avg",
-                     *(md.score(results.overall(strategy.key, "T2", tissue.key, m)) for m in METRIC_COLUMNS)])
+                     *(md.score(results.paper_style(strategy.key, "T2", tissue.key, m)) for m in METRIC_COLUMNS)])
     return rows
+
+
+def estimate_score(value: Estimate | None) -> Score | None:
+    return None if value is None else Score(value.mean, value.low, value.high)
+
+
+def primary_table(results: StudyResults) -> str:
+    """Per T2 strategy and class: Dice as the mean over test patients of their run-averaged values
+    with a bootstrap 95 % interval, the between-seed SD, and the paper-style pooled Dice."""
+    rows = []
+    for strategy in results.protocol.t2_strategies:
+        for tissue in CLASSES:
+            value = results.estimate(strategy.key, TEST_SET, tissue.key)
+            rows.append([strategy.label, tissue.name.split(",")[0], md.score(estimate_score(value)),
+                         f"{value.patients} x {value.seeds}" if value else md.MISSING,
+                         md.number(value.seed_sd if value else None),
+                         md.score(results.paper_style(strategy.key, TEST_SET, tissue.key, "DSC"))])
+    header = ["Model", "Class", "DSC, mean over patients [bootstrap 95 % CI]", "Patients x seeds",
+              "Between-seed SD", "Paper-style DSC (pooled voxels) [Wilson 95 % CI]"]
+    return md.table(header, rows) if rows else "No T2 strategy was run."
 
 
 def comparison_tables(results: StudyResults) -> str:
@@ -58,26 +84,30 @@ def comparison_tables(results: StudyResults) -> str:
     for tissue in CLASSES:
         number, paper_rows = COMPARISON_TABLES[tissue.paper] if tissue.paper else (None, [])
         title = f"Table {number}: {tissue.name}" if number else f"{tissue.name} (not in the paper)"
-        rows = [["ours", s.label, *(md.score(results.overall(s.key, "T2", tissue.key, m)) for m in METRIC_COLUMNS)]
-                if s in results.protocol.strategies else ["ours", s.label, *NOT_RUN]
+        rows = [["ours", s.label,
+                 *(md.score(estimate_score(results.estimate(s.key, "T2", tissue.key, m))) for m in METRIC_COLUMNS),
+                 md.score(results.paper_style(s.key, "T2", tissue.key, "DSC"))]
+                if s in results.protocol.strategies else ["ours", s.label, *NOT_RUN, ""]
                 for s in STRATEGIES.values() if s.on_t2]
         rows += [["paper", STRATEGIES[row.strategy].label,
-                  *(md.published(row.values[m], row.half_widths[m]) for m in METRIC_COLUMNS)] for row in paper_rows]
-        parts += [f"### {title}", md.table(["", "Model", *METRIC_COLUMNS], rows)]
+                  *(md.published(row.values[m], row.half_widths[m]) for m in METRIC_COLUMNS), md.MISSING]
+                 for row in paper_rows]
+        parts += [f"### {title}", md.table(["", "Model", *METRIC_COLUMNS, "DSC paper-style (pooled, Wilson)"], rows)]
     return "\n\n".join(parts)
 
 
 def per_patient_table(results: StudyResults) -> str:
-    """Dice as the mean over the T2 test patients with a t interval across them, per fold."""
-    rows = []
-    for strategy in results.protocol.t2_strategies:
-        for fold in results.protocol.folds:
-            cells = [results.per_patient(strategy.key, fold, "T2", tissue.key, "DSC") for tissue in CLASSES]
-            patients = max((n for _, n in filter(None, cells)), default=0)
-            rows.append([strategy.label, str(fold), str(patients),
-                         *(md.score(cell[0] if cell else None) for cell in cells)])
-    header = ["Model", "Fold", "Patients", *(f"DSC {tissue.name.split(',')[0]}" for tissue in CLASSES)]
-    return md.table(header, rows) if rows else "No T2 strategy was run."
+    """Per class, each T2 test patient's Dice averaged over a strategy's runs (seeds x folds): the
+    values the intervals and the paired verdicts are computed from."""
+    strategies = results.protocol.t2_strategies
+    parts = []
+    for tissue in CLASSES:
+        values = {s.key: patient_means(results.per_patient_values(s.key, TEST_SET, tissue.key)) for s in strategies}
+        cases = sorted({case for per_case in values.values() for case in per_case})
+        if cases:
+            rows = [[case, *(md.number(values[s.key].get(case), 3) for s in strategies)] for case in cases]
+            parts += [f"**{tissue.name}**", md.table(["Patient", *(short_name(s.key) for s in strategies)], rows)]
+    return "\n\n".join(parts) if parts else "No T2 strategy has been evaluated yet."
 
 
 def augmentation_table(results: StudyResults) -> str:
@@ -87,8 +117,8 @@ def augmentation_table(results: StudyResults) -> str:
     for tissue in CLASSES:
         rows = []
         for test_set in ("T1", "T2"):
-            scores = {role: {m: results.overall(role, test_set, tissue.key, m) for m in METRIC_COLUMNS}
-                      for role in models}
+            scores = {role: {m: estimate_score(results.estimate(role, test_set, tissue.key, m))
+                             for m in METRIC_COLUMNS} for role in models}
             for role, trained_on in models.items():
                 run = role == "source" or results.protocol.augmentation
                 rows.append(["ours", test_set, trained_on,
@@ -120,12 +150,12 @@ def compute_time_table(results: StudyResults) -> str:
     rows = []
     roles = [("source", "T1 source model")] + [(s.key, s.label) for s in results.protocol.strategies]
     for role, label in roles:
-        for fold, record in sorted(results.convergence_records(role).items()):
-            rows.append([label, str(fold), record["trainer"],
+        for (seed, fold), record in sorted(results.convergence_records(role).items()):
+            rows.append([label, str(fold), str(seed), record["trainer"],
                          f"{record['trainable_parameters']:,} of {record['total_parameters']:,}",
                          md.number(record["seconds_per_epoch"], 1), str(record["epochs_trained"]),
                          str(record["epochs_to_convergence"]), md.number(record["seconds_to_convergence"], 0),
                          md.number(record["seconds_total"], 0), "yes" if record["stopped_early"] else "no"])
-    header = ["Model", "Fold", "Trainer", "Trainable parameters", "s / epoch", "Epochs trained",
+    header = ["Model", "Fold", "Seed", "Trainer", "Trainable parameters", "s / epoch", "Epochs trained",
               "Epochs to convergence", "s to convergence", "s total", "Stopped early"]
     return md.table(header, rows) if rows else "No training has finished yet."

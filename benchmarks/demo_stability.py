@@ -1,0 +1,70 @@
+"""Is the demo's finding stable? Run ``nnunet-t1t2 demo`` once per seed and print, per run, the
+wall time, whether the from-scratch models learned bone, and the T2 bone verdicts of each hybrid
+against no fine-tuning (paired Dice difference, bootstrap 95 % interval, Wilcoxon p).
+
+    python benchmarks/demo_stability.py [--seeds 0 1 2] [--out demo_stability]
+
+Each seed is a separate demo (its own folder, ``--seeds S``), as a user would run it; a run that
+exists already is continued (finished steps are skipped, so its wall time is then not a timing).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from nnunet_t1t2.conversion.pipeline import default_name
+from nnunet_t1t2.study.findings import TEST_SET, short_name, verdict
+from nnunet_t1t2.study.layout import StudyLayout
+from nnunet_t1t2.study.learning import learning_failures
+from nnunet_t1t2.study.protocol import make_protocol
+from nnunet_t1t2.study.results import StudyResults
+from nnunet_t1t2.study.runner import PHANTOM
+
+BONE = "2"
+BASELINE = "no-ft"
+
+
+def run_demo(seed: int, out: Path) -> float:
+    started = time.perf_counter()
+    command = [str(Path(sys.executable).parent / "nnunet-t1t2"), "demo", "--out", str(out), "--seeds", str(seed)]
+    with open(out.with_suffix(".log"), "w", encoding="utf-8") as log:
+        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        raise SystemExit(f"the demo with seed {seed} failed (status {status}); see {out.with_suffix('.log')}")
+    return time.perf_counter() - started
+
+
+def summary(seed: int, out: Path, seconds: float) -> list[str]:
+    protocol = make_protocol("demo", seeds=[seed], environ={})
+    results = StudyResults(StudyLayout(out, default_name(out / PHANTOM), protocol.plans_name), protocol)
+    lines = [f"seed {seed}: {seconds / 60:.1f} min"]
+    for role in ("source", "augmentation"):
+        bone = results.estimate(role, "T1", BONE)
+        lines.append(f"  {role}: T1 test bone Dice {bone.mean:.3f}" if bone else f"  {role}: not evaluated")
+    lines += [f"  learned nothing: {f.model.name}, {f.class_name} (validation Dice {f.dice:.3f})"
+              for f in learning_failures(results)]
+    for strategy in protocol.t2_strategies:
+        if strategy.family == "hybrid":
+            comparison = results.comparison(strategy.key, BASELINE, TEST_SET, BONE)
+            lines.append("  " + (verdict("T2 bone", short_name(strategy.key), short_name(BASELINE), comparison)
+                                 if comparison else f"{strategy.key}: not evaluated"))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path("demo_stability"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        out = args.out / f"seed_{seed}"
+        seconds = run_demo(seed, out)
+        print("\n".join(summary(seed, out, seconds)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

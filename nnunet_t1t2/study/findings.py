@@ -1,0 +1,128 @@
+"""The report's opening **Findings**: plain sentences built from the paired statistics.
+
+First what the study cannot vouch for: models that learned nothing of a class (nnU-Net's
+validation Dice, :mod:`.learning`), which makes the strategies starting from them uninterpretable
+for that class, and classes the test labels do not hold. Then, per class on the T2 test set, the
+best strategy and every strategy against no fine-tuning and against the best: the mean per-patient
+paired Dice difference with its bootstrap 95 % interval and Wilcoxon p (:mod:`.statistics`), a
+verdict only where the interval excludes 0 and "not distinguishable" otherwise.
+"""
+from __future__ import annotations
+
+from nnunet_t1t2.study.learning import (LEARNED_NOTHING_DICE, LearningFailure, learning_failures,
+                                       uninterpretable_classes)
+from nnunet_t1t2.study.results import CLASSES, StudyResults, TissueClass
+from nnunet_t1t2.study.statistics import Estimate, PairedComparison
+from nnunet_t1t2.study.strategies import STRATEGIES, Strategy
+
+TEST_SET = "T2"
+BASELINE = "no-ft"
+CLASS_WORDS = {"2": "bone", "1": "soft tissue", "(0, 3)": "air including the air around the head",
+               "3": "air inside the head"}
+ROLE_NAMES = {"source": "the T1 source model", "augmentation": "the T1+T2 model"}
+
+
+def short_name(key: str) -> str:
+    """A strategy's name as a sentence says it: "hybrid multiplication", "no fine-tuning"."""
+    strategy: Strategy = STRATEGIES[key]
+    if strategy.family == "none":
+        return "no fine-tuning"
+    if strategy.family == "open":
+        return "open fine-tuning"
+    if strategy.family == "conservative":
+        return "fine-tuning the final classifier" if not strategy.retrained_convs else \
+            f"fine-tuning {strategy.retrained_convs} conv layers"
+    if strategy.family == "hybrid":
+        return "hybrid " + strategy.label.split(": ")[-1]
+    return "the T1+T2 model"
+
+
+def role_name(role: str) -> str:
+    """"the T1 source model", "the T1+T2 model", "hybrid multiplication"."""
+    return ROLE_NAMES[role] if role in ROLE_NAMES else short_name(role)
+
+
+def model_name(role: str) -> str:
+    """:func:`role_name` as a sentence's subject."""
+    name = role_name(role)
+    return name[0].upper() + name[1:]
+
+
+def signed(value: float) -> str:
+    return f"{value:+.3f}"
+
+
+def sample(patients: int, seeds: int) -> str:
+    return f"{patients} patient{'s' * (patients != 1)} x {seeds} seed{'s' * (seeds != 1)}"
+
+
+def estimate_text(value: Estimate) -> str:
+    interval = f" [{value.low:.3f}, {value.high:.3f}]" if value.low is not None else " (no interval: one patient)"
+    spread = f", between-seed SD {value.seed_sd:.3f}" if value.seed_sd is not None else ""
+    return f"{value.mean:.3f}{interval} ({sample(value.patients, value.seeds)}{spread})"
+
+
+def verdict(where: str, name: str, other: str, comparison: PairedComparison) -> str:
+    """One sentence: ``name`` against ``other`` on ``where``."""
+    n = sample(comparison.patients, comparison.seeds)
+    if comparison.low is None:
+        return f"On {where}, {name} against {other}: {signed(comparison.difference)} ({n}); too few patients " \
+               f"for an interval, no verdict."
+    p = f"Wilcoxon p = {comparison.p_value:.2g}" if comparison.p_value is not None else "no Wilcoxon p"
+    numbers = f"{signed(comparison.difference)} [{signed(comparison.low)}, {signed(comparison.high)}], {p}"
+    if comparison.distinguishable:
+        relation = "beats" if comparison.difference > 0 else "is worse than"
+        return f"On {where}, {name} {relation} {other} by {numbers}, {n}."
+    return f"On {where}, {name} and {other} are not distinguishable ({numbers}, {n})."
+
+
+def findings(results: StudyResults) -> str:
+    """The Findings section's body (markdown)."""
+    failures = learning_failures(results)
+    uninterpretable = uninterpretable_classes(failures)
+    lines = [learning_line(key, [f for f in failures if f.class_key == key])
+             for key in dict.fromkeys(f.class_key for f in failures)]
+    lines += [f"- **Not interpretable: every T2 strategy on {CLASS_WORDS.get(key, key)}**, since they start from a "
+              f"T1 source model that learned none (seed {', '.join(map(str, seeds))})." for key, seeds in
+              uninterpretable.items()]
+    for role in ("source", "augmentation"):
+        bone = results.estimate(role, "T1", "2")
+        if bone is not None:
+            lines.append(f"- {model_name(role)} on the T1 test set: bone Dice {estimate_text(bone)}.")
+    for tissue in CLASSES:
+        lines += class_findings(results, tissue, tissue.key in uninterpretable)
+    return "\n".join(lines) if lines else "No T2 strategy has been evaluated yet."
+
+
+def learning_line(class_key: str, failures: list[LearningFailure]) -> str:
+    """One line per class: which models learned none of it, with their validation Dice."""
+    models = "; ".join(f"{role_name(f.model.role)} (fold {f.model.fold}, seed {f.model.seed}): {f.dice:.3f}"
+                       for f in failures)
+    subject = "model" if len(failures) == 1 else "models"
+    return (f"- **{len(failures)} {subject} learned no {failures[0].class_name}** (validation Dice below "
+            f"{LEARNED_NOTHING_DICE}): {models}.")
+
+
+def class_findings(results: StudyResults, tissue: TissueClass, uninterpretable: bool) -> list[str]:
+    where = f"T2 {CLASS_WORDS.get(tissue.key, tissue.name.lower())}"
+    estimates = {s.key: results.estimate(s.key, TEST_SET, tissue.key) for s in results.protocol.t2_strategies}
+    estimates = {key: value for key, value in estimates.items() if value is not None}
+    if results.reference_voxels(TEST_SET, tissue.key) == 0:
+        return [f"- On {where}: **empty** — the T2 test patients' CT-derived labels hold no voxel of this class "
+                f"(nothing below the air threshold inside the head at this voxel size), so it is not scored."]
+    if not estimates:
+        return []
+    prefix = "(not interpretable, see above) " if uninterpretable else ""
+    best = max(estimates, key=lambda key: estimates[key].mean)
+    lines = [f"- {prefix}Best on {where}: {short_name(best)}, Dice {estimate_text(estimates[best])}."]
+    if estimates[best].mean < LEARNED_NOTHING_DICE:
+        lines.append(f"- {prefix}**No strategy segments {where}** (best Dice below {LEARNED_NOTHING_DICE}).")
+    baselines = [key for key in (BASELINE, best) if key in estimates]
+    for baseline in dict.fromkeys(baselines):
+        for key in estimates:
+            if key == baseline or (baseline == best and key == BASELINE and BASELINE in baselines):
+                continue  # each pair once, and never a strategy against itself
+            comparison = results.comparison(key, baseline, TEST_SET, tissue.key)
+            if comparison is not None:
+                lines.append(f"- {prefix}{verdict(where, short_name(key), short_name(baseline), comparison)}")
+    return lines

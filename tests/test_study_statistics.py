@@ -1,0 +1,152 @@
+"""The study's statistics (bootstrap intervals, paired Wilcoxon verdicts) and the report's Findings,
+checked against hand-computed values and scipy called directly, on evaluation JSONs written by
+hand into a temporary study layout (no training)."""
+from __future__ import annotations
+
+import json
+import re
+from statistics import fmean, stdev
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nnunet_t1t2.evaluation import evaluation_classes, metrics_from_counts, summarize, write_json
+from nnunet_t1t2.evaluation.classes import DEFAULT_LABELS
+from nnunet_t1t2.study.findings import findings
+from nnunet_t1t2.study.layout import Model, StudyLayout
+from nnunet_t1t2.study.protocol import make_protocol
+from nnunet_t1t2.study.results import StudyResults
+from nnunet_t1t2.study.statistics import (BOOTSTRAP_SEED, RESAMPLES, bootstrap_interval, estimate,
+                                          paired_comparison, patient_means, wilcoxon_p)
+from nnunet_t1t2.study.tables import per_patient_table
+
+
+def scipy_interval(values: list[float]) -> tuple[float, float]:
+    result = stats.bootstrap((np.asarray(values),), np.mean, n_resamples=RESAMPLES, method="percentile",
+                             confidence_level=0.95, rng=np.random.default_rng(BOOTSTRAP_SEED))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+# (seed, fold) -> case -> Dice: two seeds of one fold, three patients, one undefined value
+A = {(0, 0): {"p1": 0.80, "p2": 0.60, "p3": 0.70}, (1, 0): {"p1": 0.70, "p2": 0.50, "p3": None}}
+B = {(0, 0): {"p1": 0.60, "p2": 0.55, "p3": 0.40}, (1, 0): {"p1": 0.50, "p2": 0.45, "p3": 0.50}}
+
+
+def test_patient_means_average_each_patient_over_the_runs_where_defined():
+    assert patient_means(A) == pytest.approx({"p1": 0.75, "p2": 0.55, "p3": 0.70})
+
+
+def test_estimate_is_the_mean_of_patient_means_with_scipy_bootstrap_and_seed_sd():
+    result = estimate(A)
+    assert result.mean == pytest.approx((0.75 + 0.55 + 0.70) / 3)
+    assert (result.low, result.high) == pytest.approx(scipy_interval([0.75, 0.55, 0.70]))
+    assert result.low < result.mean < result.high
+    assert (result.patients, result.seeds) == (3, 2)
+    assert result.seed_sd == pytest.approx(stdev([fmean([0.8, 0.6, 0.7]), fmean([0.7, 0.5])]))
+
+
+def test_paired_comparison_matches_hand_differences_scipy_bootstrap_and_wilcoxon():
+    differences = [0.75 - 0.55, 0.55 - 0.50, 0.70 - 0.45]  # p1, p2, p3 (B's p3: mean of 0.40 and 0.50)
+    result = paired_comparison(A, B)
+    assert result.difference == pytest.approx(fmean(differences))
+    assert (result.low, result.high) == pytest.approx(scipy_interval(differences))
+    assert result.p_value == pytest.approx(stats.wilcoxon(differences).pvalue)
+    assert result.p_value == pytest.approx(0.25)  # 3 positive differences: exact two-sided p = 2/8
+    assert result.distinguishable and (result.patients, result.seeds) == (3, 2)
+    assert paired_comparison(B, A).difference == pytest.approx(-result.difference)
+
+
+def test_degenerate_inputs_have_no_interval_or_a_plain_p():
+    assert bootstrap_interval([0.5]) is None and wilcoxon_p([0.1]) is None
+    assert wilcoxon_p([0.0, 0.0, 0.0]) == 1.0
+    assert bootstrap_interval([0.3, 0.3]) == pytest.approx((0.3, 0.3))
+    assert estimate({(0, 0): {"p1": None}}) is None
+    assert paired_comparison({(0, 0): {"p1": 0.5}}, {(0, 0): {"p2": 0.5}}) is None
+
+
+# --- a tiny study written by hand: two strategies, two seeds, four T2 test patients -------------------
+
+CLASSES = evaluation_classes(DEFAULT_LABELS)
+VOXELS = 1000
+#: (role, seed) -> bone TP per patient, out of 100 reference bone voxels (FP = FN = 100 - TP).
+BONE_TP = {("no-ft", 0): [40, 50, 45, 55], ("no-ft", 1): [42, 48, 47, 50],
+           ("hybrid-mul", 0): [70, 72, 66, 75], ("hybrid-mul", 1): [68, 74, 70, 71]}
+PATIENTS = ["P1_T2", "P2_T2", "P3_T2", "P4_T2"]
+
+
+def case_entry(case: str, bone_tp: int) -> dict:
+    """Soft tissue perfect (200 voxels), bone ``bone_tp`` of 100 right, no air inside the head."""
+    counts = {"1": (200, 0, 0), "2": (bone_tp, 100 - bone_tp, 100 - bone_tp), "3": (0, 0, 0), "(0, 3)": (700, 0, 0)}
+    metrics = {}
+    for key, (tp, fp, fn) in counts.items():
+        metrics[key] = {**metrics_from_counts(tp, fp, fn), "TP": tp, "FP": fp, "FN": fn,
+                        "TN": VOXELS - tp - fp - fn, "n_ref": tp + fn, "n_pred": tp + fp}
+    return {"case": case, "prediction_file": f"{case}.nii.gz", "reference_file": f"{case}.nii.gz", "metrics": metrics}
+
+
+@pytest.fixture
+def tiny_study(tmp_path):
+    protocol = make_protocol("demo", strategies=["no-ft", "hybrid-mul"], seeds=[0, 1], environ={})
+    layout = StudyLayout(tmp_path, "Patients", protocol.plans_name)
+    results = StudyResults(layout, protocol)
+    for (role, seed), tps in BONE_TP.items():
+        model = results.model(role, 0, seed)
+        write_json(summarize([case_entry(c, tp) for c, tp in zip(PATIENTS, tps)], CLASSES),
+                   layout.evaluation_file(model, "T2"))
+    for seed, bone in ((0, 0.02), (1, 0.81)):  # nnU-Net's validation: seed 0's source learned no bone
+        validation = layout.fold_folder(Model("source", "T1", protocol.source_trainer(), 0, seed)) / "validation"
+        validation.mkdir(parents=True)
+        (validation / "summary.json").write_text(json.dumps(
+            {"mean": {"1": {"Dice": 0.93}, "2": {"Dice": bone}, "3": {"Dice": float("nan")}}}), encoding="utf-8")
+    return StudyResults(layout, protocol)
+
+
+def bone_dice(tp: int) -> float:
+    return 2 * tp / (2 * tp + 2 * (100 - tp))
+
+
+def test_findings_state_the_paired_bone_verdict_built_from_the_evaluation_json(tiny_study):
+    text = findings(tiny_study)
+    # the numbers again, by hand from the JSON files' per-case Dice
+    per_patient = {role: [fmean(bone_dice(BONE_TP[(role, seed)][i]) for seed in (0, 1)) for i in range(4)]
+                   for role in ("no-ft", "hybrid-mul")}
+    for role in per_patient:
+        files = [json.loads(tiny_study.layout.evaluation_file(tiny_study.model(role, 0, s), "T2").read_text())
+                 for s in (0, 1)]
+        from_json = [fmean(f["metric_per_case"][i]["metrics"]["2"]["Dice"] for f in files) for i in range(4)]
+        assert from_json == pytest.approx(per_patient[role])
+    differences = [h - n for h, n in zip(per_patient["hybrid-mul"], per_patient["no-ft"])]
+    low, high = scipy_interval(differences)
+    p = stats.wilcoxon(differences).pvalue
+    expected = (f"On T2 bone, hybrid multiplication beats no fine-tuning by {fmean(differences):+.3f} "
+                f"[{low:+.3f}, {high:+.3f}], Wilcoxon p = {p:.2g}, 4 patients x 2 seeds.")
+    assert expected in text, text
+
+    best = re.search(r"Best on T2 bone: hybrid multiplication, Dice (\d\.\d+) \[(\d\.\d+), (\d\.\d+)\]", text)
+    assert best, text
+    assert float(best.group(1)) == pytest.approx(fmean(per_patient["hybrid-mul"]), abs=5e-4)
+    assert (float(best.group(2)), float(best.group(3))) == pytest.approx(scipy_interval(per_patient["hybrid-mul"]),
+                                                                         abs=5e-4)
+
+
+def test_findings_open_with_a_source_that_learned_no_bone_and_mark_bone_uninterpretable(tiny_study):
+    lines = findings(tiny_study).splitlines()
+    assert lines[0] == "- **1 model learned no bone** (validation Dice below 0.1): the T1 source model (fold 0, seed 0): 0.020."
+    assert lines[1].startswith("- **Not interpretable: every T2 strategy on bone**") and "seed 0" in lines[1]
+    bone = [line for line in lines if "T2 bone" in line]
+    assert bone and all("not interpretable" in line for line in bone)
+    assert not any("learned no soft tissue" in line or "learned no air" in line for line in lines)
+
+
+def test_findings_say_why_air_inside_the_head_is_empty_and_equal_classes_are_not_distinguishable(tiny_study):
+    text = findings(tiny_study)
+    assert "On T2 air inside the head: **empty**" in text
+    assert "On T2 soft tissue, hybrid multiplication and no fine-tuning are not distinguishable (+0.000 " in text
+
+
+def test_per_patient_table_shows_the_seed_averaged_values(tiny_study):
+    table = per_patient_table(tiny_study)
+    first = fmean(bone_dice(BONE_TP[("hybrid-mul", seed)][0]) for seed in (0, 1))
+    assert re.search(rf"\| P1_T2 \| {fmean(bone_dice(BONE_TP[('no-ft', s)][0]) for s in (0, 1)):.3f} \| "
+                     rf"{first:.3f} \|", table), table
