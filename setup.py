@@ -1,27 +1,33 @@
 """nnunet-t1t2: T1-to-T2 transfer learning for head MR segmentation, as an nnU-Net v2 plugin.
 
 `trainers/`, `plans/` and `dataset_conversion/` live at the top of the repository (the design card's
-layout) and ship inside the wheel as `nnunet_t1t2.trainers`, `nnunet_t1t2.plans` and
-`nnunet_t1t2.dataset_conversion`, so that a non-editable `pip install .` carries them.
+layout); `nnunet_t1t2/trainers` etc. are committed relative symlinks to them, so the one import path
+`nnunet_t1t2.trainers` works from a source checkout, an editable install and a wheel (which holds
+real copies). The wheel also carries `nnunet_t1t2-trainers.pth` at its root, through which stock
+nnU-Net finds the trainers (nnunet_t1t2/discovery.py).
 """
-from setuptools import setup
+from pathlib import Path
 
-LIBRARY = [
-    "nnunet_t1t2",
-    "nnunet_t1t2.cli",
-    "nnunet_t1t2.conversion",
-    "nnunet_t1t2.evaluation",
-    "nnunet_t1t2.networks",
-    "nnunet_t1t2.phantom",
-    "nnunet_t1t2.study",
-    "nnunet_t1t2.training",
-    "nnunet_t1t2.transfer",
-]
-TOP_LEVEL = {
-    "nnunet_t1t2.trainers": "trainers",
-    "nnunet_t1t2.plans": "plans",
-    "nnunet_t1t2.dataset_conversion": "dataset_conversion",
-}
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+DISCOVERY_PTH = "nnunet_t1t2-trainers.pth"
+
+
+class build_py_with_pth(build_py):
+    """Also put the discovery .pth at the root of the wheel, hence of site-packages (the way setuptools
+    ships its distutils-precedence.pth); `pip uninstall` removes it with the rest. A wheel's root is
+    build_lib; an editable wheel discards build_lib and packs install_lib instead."""
+
+    def run(self) -> None:
+        super().run()
+        root = self.get_finalized_command("install").install_lib if self.editable_mode else self.build_lib
+        self.copy_file(DISCOVERY_PTH, str(Path(root) / DISCOVERY_PTH), preserve_mode=False)
+
+    def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        outputs = super().get_outputs(include_bytecode)
+        return outputs if self.editable_mode else [*outputs, str(Path(self.build_lib) / DISCOVERY_PTH)]
+
 
 setup(
     name="nnunet-t1t2",
@@ -30,9 +36,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=LIBRARY + list(TOP_LEVEL),
-    package_dir={"": ".", **TOP_LEVEL},
-    package_data={"nnunet_t1t2.plans": ["*.json"]},
+    packages=find_packages(include=["nnunet_t1t2", "nnunet_t1t2.*"]),
+    package_data={"nnunet_t1t2": ["nnunet_ext_trainer/*.py"], "nnunet_t1t2.plans": ["*.json"]},
+    cmdclass={"build_py": build_py_with_pth},
     install_requires=[
         "torch>=2.1",
         # the versions the code is tested with: build_network_architecture(plans_manager, ...) is 2.7+,

@@ -40,12 +40,12 @@ class NNUNetFolders:
     results: Path
 
     def environment(self, **extra: str) -> dict[str, str]:
-        import nnunet_t1t2.trainers
+        from nnunet_t1t2.discovery import trainers_folder
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("nnUNet_", "NNUNET_T1T2_"))}
         env.update(FAST, nnUNet_raw=str(self.raw), nnUNet_preprocessed=str(self.preprocessed),
                    nnUNet_results=str(self.results),
-                   nnUNet_extTrainer=str(Path(nnunet_t1t2.trainers.__file__).parent))
+                   nnUNet_extTrainer=str(trainers_folder()))
         env.update(extra)
         return env
 

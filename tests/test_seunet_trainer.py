@@ -1,16 +1,18 @@
 """SEUNetTrainer through stock nnU-Net: training, validation, prediction, --c, discovery, the paper preset."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 import torch
 from batchgenerators.utilities.file_and_folder_operations import load_json
 
 from conftest import CONFIG, IN_PROCESS_AUGMENTATION, PLANS, T1_ID
-from nnunet_t1t2.discovery import SHIM_TEXT, shim_path
+from nnunet_t1t2.discovery import trainers_folder, with_our_trainers
 from nnunet_t1t2.training.paper_schedule import EarlyStop
 
 
@@ -75,35 +77,24 @@ def test_early_stopping_ends_training_on_a_plateau(phantom_datasets, monkeypatch
 
 
 def _find_trainer(env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    """nnU-Net's own lookup in a fresh interpreter, started outside the checkout (``python -c`` puts
-    the working folder first on sys.path, where the source tree would shadow the installed package)."""
-    code = ("from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name as f; "
-            "print(f('HybridMulTrainer_Paper').__name__, f('FineTune9ConvTrainer').retrained_convs)")
+    """nnU-Net's own lookup in a fresh interpreter started in ``cwd``; its last line: the module of
+    the class found, and which of our trainer modules got imported under a top-level name."""
+    code = ("import sys; from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name as f; "
+            "print(f('HybridMulTrainer_Paper').__module__, f('FineTune9ConvTrainer').retrained_convs, "
+            "sorted({'hybrid', 'se_unet', 'fine_tuning'} & set(sys.modules)))")
     return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, encoding="utf-8",
                           errors="replace")
 
 
-def test_stock_nnunet_finds_the_trainers_both_ways(phantom_datasets, tmp_path):
-    env = phantom_datasets.nnunet.environment()
-    found = _find_trainer(env, tmp_path)
-    assert found.returncode == 0 and "HybridMulTrainer_Paper 9" in found.stdout
-    del env["nnUNet_extTrainer"]
-    assert _find_trainer(env, tmp_path).returncode != 0
-
-    was_registered = shim_path().is_file()
-    try:
-        phantom_datasets.nnunet.run("nnunet-t1t2", "register-trainers")
-        assert shim_path().read_text(encoding="utf-8") == SHIM_TEXT
-        found = _find_trainer(env, tmp_path)
-        assert found.returncode == 0 and "HybridMulTrainer_Paper 9" in found.stdout, found.stderr
-        phantom_datasets.nnunet.run("nnunet-t1t2", "unregister-trainers")
-        assert not shim_path().exists()
-        assert _find_trainer(env, tmp_path).returncode != 0
-    finally:  # leave nnU-Net's folder as it was
-        if was_registered:
-            shim_path().write_text(SHIM_TEXT, encoding="utf-8")
-        else:
-            shim_path().unlink(missing_ok=True)
+@pytest.mark.parametrize("start_in", ["a folder outside the checkout", "the repository root"])
+def test_stock_nnunet_finds_the_trainers_through_the_trainers_path(start_in, tmp_path):
+    """The explicit route (``nnUNet_extTrainer=$(nnunet-t1t2 trainers-path)``), from anywhere: each
+    class once, as ``nnunet_t1t2.trainers.*``. (The no-step route, the installed .pth: test_install.py.)"""
+    env = with_our_trainers({k: v for k, v in os.environ.items() if k != "nnUNet_extTrainer"})
+    assert env["nnUNet_extTrainer"] == str(trainers_folder())
+    found = _find_trainer(env, tmp_path if start_in.startswith("a folder") else Path(__file__).parents[1])
+    assert found.returncode == 0, found.stdout[-2000:] + found.stderr[-2000:]
+    assert found.stdout.strip().splitlines()[-1] == "nnunet_t1t2.trainers.hybrid 9 []"
 
 
 def test_paper_preset_plans_are_preprocessed_by_nnunet(phantom_datasets):
@@ -119,4 +110,5 @@ def test_paper_preset_plans_are_preprocessed_by_nnunet(phantom_datasets):
     assert config["batch_size"] == 2
     assert all(p % 8 == 0 and p <= m for p, m in zip(config["patch_size"], config["median_image_size_in_voxels"]))
     assert config["patch_size"][0] <= 48 and max(config["patch_size"][1:]) <= 128
-    assert any((folder / "nnUNetPlans_paper_3d_fullres").iterdir())
+    assert config["data_identifier"] == "nnUNetPlans_3d_fullres"  # nnU-Net's preprocessing, shared
+    assert any((folder / "nnUNetPlans_3d_fullres").iterdir())

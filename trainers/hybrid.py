@@ -8,18 +8,26 @@ from nnunet_t1t2.transfer.trainer import HybridTrainer
 
 
 class HybridConcatTrainer(HybridTrainer):
+    """Hybrid: frozen T1 and trainable T2 encoder features concatenated, a 1x1 conv back to the source width."""
+
     fusion = "concat"
 
 
 class HybridMulTrainer(HybridTrainer):
+    """Hybrid: frozen T1 and trainable T2 encoder features multiplied element-wise."""
+
     fusion = "mul"
 
 
 class HybridAvgTrainer(HybridTrainer):
+    """Hybrid: frozen T1 and trainable T2 encoder features averaged."""
+
     fusion = "avg"
 
 
 class HybridMaxTrainer(HybridTrainer):
+    """Hybrid: the element-wise maximum of frozen T1 and trainable T2 encoder features."""
+
     fusion = "max"
 
 

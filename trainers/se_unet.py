@@ -8,6 +8,9 @@ from nnunet_t1t2.training.paper_schedule import paper_variants
 
 
 class SEUNetTrainer(T1T2Trainer):
+    """From scratch with nnU-Net's defaults and the paper's squeeze-and-excitation U-Net (the T1
+    source model, or a T2 model without transfer)."""
+
     @staticmethod
     def build_network_architecture(plans_manager: PlansManager, configuration_manager: ConfigurationManager,
                                    num_input_channels: int, num_output_channels: int,

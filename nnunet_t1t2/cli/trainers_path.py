@@ -1,9 +1,10 @@
-"""``nnunet-t1t2 trainers-path``: the folder to put in ``nnUNet_extTrainer``."""
+"""``nnunet-t1t2 trainers-path``: the folder that the installed .pth adds to ``nnUNet_extTrainer``."""
 from __future__ import annotations
 
 import argparse
 
-HELP = "print the folder of nnunet-t1t2's trainers, for: export nnUNet_extTrainer=$(nnunet-t1t2 trainers-path)"
+HELP = ("print the folder that nnU-Net searches for nnunet-t1t2's trainers (added to nnUNet_extTrainer "
+        "automatically by the install; for explicit set-ups)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
