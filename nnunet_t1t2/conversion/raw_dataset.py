@@ -17,6 +17,7 @@ from nnunetv2.utilities.dataset_name_id_conversion import find_candidate_dataset
 from nnunet_t1t2.atomic import PARTIAL_SUFFIX, write_json_atomically
 from nnunet_t1t2.conversion.tissue import LABELS
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.nnunet_paths import raw_dataset_folder_name
 
 FILE_ENDING = ".nii.gz"
 CASE_FOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs", "qc")
@@ -44,7 +45,7 @@ class RawDataset:
 
     @property
     def folder_name(self) -> str:
-        return f"Dataset{self.dataset_id:03d}_{self.name}{self.kind}"
+        return raw_dataset_folder_name(self.dataset_id, self.name, self.kind)
 
     @property
     def folder(self) -> Path:

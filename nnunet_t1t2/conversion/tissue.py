@@ -14,8 +14,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from nnunet_t1t2.errors import UserError
-
-LABELS = {"background": 0, "soft_tissue": 1, "bone": 2, "air": 3}
+from nnunet_t1t2.labels import LABELS
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 from nnunetv2.evaluation.evaluate_predictions import label_or_region_to_key
 
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.labels import LABELS as DEFAULT_LABELS
 
-DEFAULT_LABELS = {"background": 0, "soft_tissue": 1, "bone": 2, "air": 3}
 PAPER_AIR = "air_incl_outside"
 
 

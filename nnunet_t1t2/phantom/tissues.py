@@ -18,8 +18,7 @@ from enum import IntEnum
 
 import numpy as np
 
-BACKGROUND, SOFT_TISSUE, BONE, AIR = 0, 1, 2, 3
-"""Segmentation labels: outside the head, soft tissue, bone, air inside the head."""
+from nnunet_t1t2.labels import AIR, BACKGROUND, BONE, SOFT_TISSUE
 
 
 class Tissue(IntEnum):
