@@ -123,9 +123,9 @@ def detect_layout(input_dir: Path) -> str:
     for name, rules in LAYOUTS.items():
         for identifier, folder in rules.folders(input_dir):
             try:
-                found = rules.patient(identifier, folder) is not None
-                complete[name] = complete.get(name, 0) + found
-                partial[name] = partial.get(name, 0) + found
+                is_patient = rules.patient(identifier, folder) is not None
+                complete[name] = complete.get(name, 0) + is_patient
+                partial[name] = partial.get(name, 0) + is_patient
             except UserError:
                 partial[name] = partial.get(name, 0) + 1
     for counts, complete_only in ((complete, True), (partial, False)):
