@@ -8,15 +8,18 @@ with an overlay per case and the manifest (:mod:`nnunet_t1t2.conversion.manifest
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from batchgenerators.utilities.file_and_folder_operations import load_json
+from nnunetv2.dataset_conversion.generate_dataset_json import generate_dataset_json
 from nnunetv2.paths import nnUNet_raw
 from nnunetv2.utilities.dataset_name_id_conversion import find_candidate_datasets
 
 from nnunet_t1t2.atomic import PARTIAL_SUFFIX, write_json_atomically
-from nnunet_t1t2.conversion.tissue import LABELS
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.nnunet_paths import raw_dataset_folder_name
 
 FILE_ENDING = ".nii.gz"
@@ -73,16 +76,17 @@ class RawDataset:
                             f"another id for {self.folder_name} or remove the other data set")
 
     def write_dataset_json(self, num_training: int, provenance: dict) -> None:
-        write_json_atomically(self.folder / "dataset.json", {
-            "channel_names": {"0": CHANNEL_NAME[self.kind]},
-            "labels": LABELS,
-            "numTraining": num_training,
-            "file_ending": FILE_ENDING,
-            "name": self.folder_name,
-            "description": f"{self.kind} MR of the head with bone, soft tissue and air labelled from the "
-                           f"patient's CT; written by `nnunet-t1t2 convert`",
-            "nnunet_t1t2": provenance,
-        })
+        """nnU-Net's ``generate_dataset_json`` (its keys and checks) plus our provenance key, written
+        in a staging folder first and then put in place atomically."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=self.folder) as staging:
+            generate_dataset_json(
+                staging, {0: CHANNEL_NAME[self.kind]}, dict(LABELS), num_training, FILE_ENDING,
+                dataset_name=self.folder_name, converted_by="nnunet-t1t2 convert",
+                description=f"{self.kind} MR of the head with bone, soft tissue and air labelled from the "
+                            f"patient's CT; written by `nnunet-t1t2 convert`",
+                license="that of the source images (these are derived from them)", nnunet_t1t2=provenance)
+            write_json_atomically(self.folder / "dataset.json", load_json(str(Path(staging) / "dataset.json")))
 
     def remove_stray_files(self, cases: dict[str, CasePaths]) -> list[Path]:
         """Delete everything in the case folders that is not a file of ``cases`` (cases that moved

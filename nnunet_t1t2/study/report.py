@@ -11,13 +11,13 @@ from pathlib import Path
 
 from nnunet_t1t2.atomic import write_text_atomically
 from nnunet_t1t2.study import markdown as md
+from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.converted import ConvertedDataset
 from nnunet_t1t2.study.figures import write_figures
 from nnunet_t1t2.study.findings import findings
 from nnunet_t1t2.study.paper_values import CITATION, COMPUTE_TIME_FINDING, NOTES
 from nnunet_t1t2.study.protocol import SOURCE_FOLD
 from nnunet_t1t2.study.results import StudyResults
-from nnunet_t1t2.study.steps import StudyContext
 from nnunet_t1t2.study.statistics import RESAMPLES
 from nnunet_t1t2.study.tables import (augmentation_table, comparison_tables, compute_time_table, fold_tables,
                                       per_patient_table, primary_table)

@@ -12,31 +12,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from nnunet_t1t2.atomic import partial_name
 from nnunet_t1t2.errors import UserError
-from nnunet_t1t2.study.commands import CommandRunner
+from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.converted import ConvertedDataset
-from nnunet_t1t2.study.layout import Model, StudyLayout, source_model, trained_models
+from nnunet_t1t2.study.layout import Model, source_model, trained_models
 from nnunet_t1t2.study.protocol import CONFIGURATION, DATASET_IDS, SOURCE_FOLD, Protocol
 from nnunet_t1t2.study.state import StudyState
 
 #: ``nnunet-t1t2 convert`` exits 1 when it left out single images and converted the rest.
 CONVERT_LEFT_SOME_OUT = 1
-
-
-@dataclass(frozen=True)
-class StudyContext:
-    """What every step needs: the protocol, the folder layout, the command runner, the patients
-    folder and how many processes nnU-Net may use for preprocessing."""
-
-    protocol: Protocol
-    layout: StudyLayout
-    runner: CommandRunner
-    data: Path
-    workers: int
 
 
 class Step:
