@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnunetv2.utilities.file_path_utilities import convert_trainer_plans_config_to_identifier
+
 from nnunet_t1t2.nnunet_paths import raw_dataset_folder_name
 from nnunet_t1t2.study.protocol import CONFIGURATION, DATASET_IDS, SOURCE_FOLD, Protocol
 
@@ -124,7 +126,8 @@ class StudyLayout:
 
     def fold_folder(self, model: Model) -> Path:
         return (self.seed_results(model.seed) / self.dataset_folder_name(model.dataset)
-                / f"{model.trainer}__{self.plans_name}__{CONFIGURATION}" / f"fold_{model.fold}")
+                / convert_trainer_plans_config_to_identifier(model.trainer, self.plans_name, CONFIGURATION)
+                / f"fold_{model.fold}")
 
     def prediction_folder(self, model: Model, test_set: str) -> Path:
         return self.root / "predictions" / model.key / f"{test_set}_test"

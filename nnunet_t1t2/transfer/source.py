@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from nnunetv2.paths import nnUNet_results
+from nnunetv2.utilities.file_path_utilities import get_output_folder
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 from torch import nn
 
@@ -38,8 +38,8 @@ class SourceModel:
     def checkpoint_path(self) -> Path:
         if Path(self.checkpoint).is_absolute():
             return Path(self.checkpoint)
-        return (Path(nnUNet_results.require()) / self.dataset / f"{self.trainer}__{self.plans}__{self.configuration}"
-                / f"fold_{self.fold}" / self.checkpoint)
+        return Path(get_output_folder(self.dataset, self.trainer, self.plans, self.configuration, self.fold),
+                    self.checkpoint)
 
     def train_command(self) -> str:
         return f"nnUNetv2_train {self.dataset} {self.configuration} {self.fold} -tr {self.trainer} -p {self.plans}"
