@@ -7,6 +7,8 @@ the function behind ``nnUNetv2_train``, ``nnUNetv2_predict`` and ``nnUNetv2_find
 """
 from __future__ import annotations
 
+import ast
+import graphlib
 import json
 import os
 import shutil
@@ -156,3 +158,38 @@ def test_the_packages_import_from_the_repository_root():
     assert result.returncode == 0, result.stderr
     for path in result.stdout.split():
         assert Path(path).resolve().is_relative_to(REPO)
+
+
+def _imports_between_our_modules() -> dict[str, set[str]]:
+    """Module -> the modules of ours it imports, at the top or inside a function (both make a circle)."""
+    files = {}
+    for folder, _, names in os.walk(REPO / "nnunet_t1t2", followlinks=True):  # trainers/ etc. are symlinks
+        for name in names:
+            if name.endswith(".py"):
+                parts = (Path(folder) / name).relative_to(REPO).with_suffix("").parts
+                files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = Path(folder) / name
+
+    def ours(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for module, path in files.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported |= {ours(f"{node.module}.{alias.name}") for alias in node.names}
+            elif isinstance(node, ast.Import):
+                imported |= {ours(alias.name) for alias in node.names}
+        # a module's own package (__init__) is imported before it anyway: not an edge of a circle
+        graph[module] = {m for m in imported if m and m != module and not module.startswith(f"{m}.")}
+    return graph
+
+
+def test_no_import_circles_and_the_library_does_not_import_the_trainers():
+    graph = _imports_between_our_modules()
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the circle
+    users_of_the_trainers = ("nnunet_t1t2.trainers", "nnunet_t1t2.cli", "nnunet_t1t2.nnunet_ext_trainer")
+    library = {m for m in graph if not m.startswith(users_of_the_trainers)}
+    assert not [m for m in library if any(d.startswith("nnunet_t1t2.trainers") for d in graph[m])]
