@@ -75,9 +75,10 @@ BONE_TP = {("no-ft", 0): [40, 50, 45, 55], ("no-ft", 1): [42, 48, 47, 50],
 PATIENTS = ["P1_T2", "P2_T2", "P3_T2", "P4_T2"]
 
 
-def case_entry(case: str, bone_tp: int) -> dict:
-    """Soft tissue perfect (200 voxels), bone ``bone_tp`` of 100 right, no air inside the head."""
-    counts = {"1": (200, 0, 0), "2": (bone_tp, 100 - bone_tp, 100 - bone_tp), "3": (0, 0, 0), "(0, 3)": (700, 0, 0)}
+def case_entry(case: str, bone_tp: int, air: tuple[int, int, int]) -> dict:
+    """Soft tissue perfect (200 voxels), bone ``bone_tp`` of 100 right, air inside the head ``air``
+    (TP, FP, FN)."""
+    counts = {"1": (200, 0, 0), "2": (bone_tp, 100 - bone_tp, 100 - bone_tp), "3": air, "(0, 3)": (700, 0, 0)}
     metrics = {}
     for key, (tp, fp, fn) in counts.items():
         metrics[key] = {**metrics_from_counts(tp, fp, fn), "TP": tp, "FP": fp, "FN": fn,
@@ -85,14 +86,13 @@ def case_entry(case: str, bone_tp: int) -> dict:
     return {"case": case, "prediction_file": f"{case}.nii.gz", "reference_file": f"{case}.nii.gz", "metrics": metrics}
 
 
-@pytest.fixture
-def tiny_study(tmp_path):
+def write_study(tmp_path, air: tuple[int, int, int] = (0, 0, 0)) -> StudyResults:
     protocol = make_protocol("demo", strategies=["no-ft", "hybrid-mul"], seeds=[0, 1], environ={})
     layout = StudyLayout(tmp_path, "Patients", protocol.plans_name)
     results = StudyResults(layout, protocol)
     for (role, seed), tps in BONE_TP.items():
         model = results.model(role, 0, seed)
-        write_json(summarize([case_entry(c, tp) for c, tp in zip(PATIENTS, tps)], CLASSES),
+        write_json(summarize([case_entry(c, tp, air) for c, tp in zip(PATIENTS, tps)], CLASSES),
                    layout.evaluation_file(model, "T2"))
     for seed, bone in ((0, 0.02), (1, 0.81)):  # nnU-Net's validation: seed 0's source learned no bone
         validation = layout.fold_folder(Model("source", "T1", protocol.source_trainer(), 0, seed)) / "validation"
@@ -100,6 +100,11 @@ def tiny_study(tmp_path):
         (validation / "summary.json").write_text(json.dumps(
             {"mean": {"1": {"Dice": 0.93}, "2": {"Dice": bone}, "3": {"Dice": float("nan")}}}), encoding="utf-8")
     return StudyResults(layout, protocol)
+
+
+@pytest.fixture
+def tiny_study(tmp_path):
+    return write_study(tmp_path)
 
 
 def bone_dice(tp: int) -> float:
@@ -150,3 +155,11 @@ def test_per_patient_table_shows_the_seed_averaged_values(tiny_study):
     first = fmean(bone_dice(BONE_TP[("hybrid-mul", seed)][0]) for seed in (0, 1))
     assert re.search(rf"\| P1_T2 \| {fmean(bone_dice(BONE_TP[('no-ft', s)][0]) for s in (0, 1)):.3f} \| "
                      rf"{first:.3f} \|", table), table
+
+
+def test_a_class_no_strategy_learned_is_said_so_with_its_share_of_the_head(tmp_path):
+    text = findings(write_study(tmp_path, air=(0, 0, 3)))  # 3 air voxels per patient, none predicted
+    share = 3 / (200 + 100 + 3)
+    assert f"**No strategy segments T2 air inside the head** (best Dice below 0.1; it is {share:.1%} of the " \
+           f"head's voxels in the test labels" in text
+    assert "**empty**" not in text

@@ -19,6 +19,8 @@ TEST_SET = "T2"
 BASELINE = "no-ft"
 CLASS_WORDS = {"2": "bone", "1": "soft tissue", "(0, 3)": "air including the air around the head",
                "3": "air inside the head"}
+#: The classes that make up the head (the labels inside it).
+HEAD_CLASSES = ("1", "2", "3")
 ROLE_NAMES = {"source": "the T1 source model", "augmentation": "the T1+T2 model"}
 
 
@@ -116,7 +118,10 @@ def class_findings(results: StudyResults, tissue: TissueClass, uninterpretable: 
     best = max(estimates, key=lambda key: estimates[key].mean)
     lines = [f"- {prefix}Best on {where}: {short_name(best)}, Dice {estimate_text(estimates[best])}."]
     if estimates[best].mean < LEARNED_NOTHING_DICE:
-        lines.append(f"- {prefix}**No strategy segments {where}** (best Dice below {LEARNED_NOTHING_DICE}).")
+        head = sum(results.reference_voxels(TEST_SET, key) or 0 for key in HEAD_CLASSES)
+        share = f"; it is {results.reference_voxels(TEST_SET, tissue.key) / head:.1%} of the head's voxels in the " \
+                f"test labels, the last class a short training learns" if head else ""
+        lines.append(f"- {prefix}**No strategy segments {where}** (best Dice below {LEARNED_NOTHING_DICE}{share}).")
     baselines = [key for key in (BASELINE, best) if key in estimates]
     for baseline in dict.fromkeys(baselines):
         for key in estimates:
