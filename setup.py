@@ -56,8 +56,9 @@ setup(
         "distributed",
     ],
     extras_require={
-        # dask-cuda is not listed: it pins dask/distributed to exact versions and its resolver fallback
-        # fails to build on machines without nvidia-smi (README, "Running a study on a cluster")
+        # dask-cuda is not listed: it pins dask and distributed to exact versions (rapids-dask-dependency)
+        # and pip's fallback to older releases fails to build without nvidia-smi; on GPU nodes a user
+        # installs a dask-cuda matching the installed distributed
         "cluster": ["dask-jobqueue"],
         "test": ["pytest>=7", "dask-jobqueue"],
     },
