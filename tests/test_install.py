@@ -193,3 +193,18 @@ def test_no_import_circles_and_the_library_does_not_import_the_trainers():
     users_of_the_trainers = ("nnunet_t1t2.trainers", "nnunet_t1t2.cli", "nnunet_t1t2.nnunet_ext_trainer")
     library = {m for m in graph if not m.startswith(users_of_the_trainers)}
     assert not [m for m in library if any(d.startswith("nnunet_t1t2.trainers") for d in graph[m])]
+
+
+def test_find_trainer_class_is_nnunets_own_lookup_with_our_folder_appended(monkeypatch, users_folder):
+    import nnunet_t1t2.trainers as ours
+    from nnunet_t1t2.discovery import find_trainer_class, trainers_folder, with_our_trainers
+    from nnunet_t1t2.errors import UserError
+
+    monkeypatch.setenv("nnUNet_extTrainer", str(users_folder))
+    assert find_trainer_class("FineTune12ConvTrainer_Paper") is ours.FineTune12ConvTrainer_Paper
+    assert find_trainer_class("UsersOwnTrainer").__module__ == "my_trainer"
+    listed = os.pathsep.join([str(users_folder), str(trainers_folder())])
+    assert os.environ["nnUNet_extTrainer"] == listed
+    assert with_our_trainers({"nnUNet_extTrainer": listed})["nnUNet_extTrainer"] == listed  # once only
+    with pytest.raises(UserError, match="NoSuchTrainer not found"):
+        find_trainer_class("NoSuchTrainer")
