@@ -3,7 +3,7 @@
 A fresh virtual environment borrows this environment's packages (torch, nnU-Net: a plain path line,
 so none of their .pth files run there) except nnunet-t1t2 itself, then installs the checkout with
 pip as a user would. Lookups go through stock nnU-Net's ``recursive_find_trainer_class_by_name``,
-the function behind ``nnUNetv2_train``, ``nnUNetv2_predict`` and ``nnUNetv2_find_best_configuration``.
+the function by which ``nnUNetv2_train`` and ``nnUNetv2_predict`` find ``-tr NAME``.
 """
 from __future__ import annotations
 
