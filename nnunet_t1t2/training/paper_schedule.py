@@ -1,4 +1,4 @@
-"""The paper's training schedule as a mixin that any nnU-Net trainer can take first in its bases.
+"""The paper's training schedule as a mixin that an nnunet-t1t2 trainer takes first in its bases.
 
 Adam (lr 1e-4, betas (0.9, 0.999), weight decay 5e-4), the learning rate times 0.75 after 5 epochs
 without improvement, early stopping after 10, at most 200 epochs, Xavier-uniform initialisation.
@@ -41,8 +41,11 @@ class PaperSchedule:
         network.apply(InitWeights_XavierUniform())
         return network
 
-    def make_optimizer(self, parameters: list[nn.Parameter]):
-        optimizer = torch.optim.Adam(parameters, self.initial_lr, betas=(0.9, 0.999), weight_decay=self.weight_decay)
+    def configure_optimizers(self):
+        """The one override of nnU-Net's optimizer (SGD, poly schedule) in nnunet-t1t2."""
+        self.freeze_untrained_modules()
+        optimizer = torch.optim.Adam(self.network.parameters(), self.initial_lr, betas=(0.9, 0.999),
+                                     weight_decay=self.weight_decay)
         history = lambda: self.logger.get_value(self.monitored, None)  # noqa: E731
         return optimizer, PlateauLR(optimizer, self.initial_lr, history, self.lr_factor, self.lr_patience)
 

@@ -11,6 +11,8 @@ variables override any nnunet-t1t2 trainer's schedule (the training log says so)
                                 instead of eight times, and the saved model's inference does not mirror
                                 either (as nnU-Net's ``nnUNetTrainerNoMirroring``; training augmentation
                                 still mirrors)
+``NNUNET_T1T2_SEED``            seed of initialisation, patch sampling and augmentation
+                                (:mod:`nnunet_t1t2.training.seeding`)
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import os
 from nnunet_t1t2.errors import UserError
 
 MIRRORING_VARIABLE = "NNUNET_T1T2_MIRRORING"
+SEED_VARIABLE = "NNUNET_T1T2_SEED"
 SCHEDULE_VARIABLES = {
     "NNUNET_T1T2_EPOCHS": "num_epochs",
     "NNUNET_T1T2_ITERATIONS": "num_iterations_per_epoch",
@@ -48,3 +51,13 @@ def inference_mirroring(environ: dict[str, str] = os.environ) -> bool:
     if value not in ("0", "1"):
         raise UserError(f"{MIRRORING_VARIABLE}={value!r}: use 0 (no test-time mirroring) or 1")
     return value == "1"
+
+
+def training_seed(environ: dict[str, str] = os.environ) -> int | None:
+    """The seed in ``NNUNET_T1T2_SEED`` (a non-negative integer that numpy accepts), or None."""
+    if SEED_VARIABLE not in environ:
+        return None
+    value = environ[SEED_VARIABLE]
+    if not value.isdigit() or int(value) >= 2 ** 32:
+        raise UserError(f"{SEED_VARIABLE}={value!r}: use an integer from 0 to {2 ** 32 - 1}")
+    return int(value)
