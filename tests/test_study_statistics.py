@@ -24,7 +24,7 @@ from nnunet_t1t2.study.tables import per_patient_table
 
 def scipy_interval(values: list[float]) -> tuple[float, float]:
     result = stats.bootstrap((np.asarray(values),), np.mean, n_resamples=RESAMPLES, method="percentile",
-                             confidence_level=0.95, rng=np.random.default_rng(BOOTSTRAP_SEED))
+                             confidence_level=0.95, random_state=np.random.default_rng(BOOTSTRAP_SEED))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 

@@ -11,7 +11,8 @@ value is first averaged over every training run of a model (seeds x folds), then
 
 Percentile bootstrap rather than BCa: a study's T2 test set is a handful of patients, where BCa's
 jackknife acceleration is unstable and fails on ties (an all-zero class). The resampling uses a
-fixed generator seed, so the same numbers give the same interval on every run.
+fixed generator seed, so the same numbers give the same interval on every run (passed as
+``random_state``, which every scipy the package supports takes).
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def bootstrap_interval(values: Sequence[float]) -> tuple[float, float] | None:
         return None
     result = stats.bootstrap((np.asarray(values, dtype=float),), np.mean, n_resamples=RESAMPLES,
                              confidence_level=CONFIDENCE, method="percentile",
-                             rng=np.random.default_rng(BOOTSTRAP_SEED))
+                             random_state=np.random.default_rng(BOOTSTRAP_SEED))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
