@@ -21,33 +21,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="data set name [the input folder's name, letters and digits]")
     parser.add_argument("-np", type=int, default=1, help="patients converted in parallel [1]")
 
+    add_conversion_options(parser)
+
+
+def add_conversion_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """The options that decide a conversion's content, shared with ``nnunet-t1t2 study``, which passes
+    on only those given (``defaults=False``: unset options stay out of the namespace)."""
+
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+
     split = parser.add_argument_group("split (by patient; defaults are the paper's 50 T1 / 14 T2 patients)")
-    split.add_argument("--folds", type=int, default=3, help="cross-validation folds [3]")
-    split.add_argument("--seed", type=int, default=0, help="seed of the split [0]")
-    split.add_argument("--t1-test-fraction", type=float, default=10 / 50, help="[0.2, 10 of 50]")
-    split.add_argument("--t1-val-fraction", type=float, default=10 / 50, help="per fold [0.2, 10 of 50]")
-    split.add_argument("--t2-test-fraction", type=float, default=3 / 14, help="[0.214, 3 of 14]")
-    split.add_argument("--t2-val-fraction", type=float, default=3 / 14, help="per fold [0.214, 3 of 14]")
+    split.add_argument("--folds", type=int, default=default(3), help="cross-validation folds [3]")
+    split.add_argument("--split-seed", "--seed", dest="seed", type=int, default=default(0), help="seed of the split [0]")
+    split.add_argument("--t1-test-fraction", type=float, default=default(10 / 50), help="[0.2, 10 of 50]")
+    split.add_argument("--t1-val-fraction", type=float, default=default(10 / 50), help="per fold [0.2, 10 of 50]")
+    split.add_argument("--t2-test-fraction", type=float, default=default(3 / 14), help="[0.214, 3 of 14]")
+    split.add_argument("--t2-val-fraction", type=float, default=default(3 / 14), help="per fold [0.214, 3 of 14]")
 
     labels = parser.add_argument_group("labels")
-    labels.add_argument("--bone-hu", type=float, default=600.0, help="bone above this HU [600]")
-    labels.add_argument("--air-hu", type=float, default=-500.0, help="air below this HU [-500]")
-    labels.add_argument("--head-hu", type=float, default=-500.0, help="head mask threshold on CT [-500]")
-    quality = parser.add_argument_group("registration quality (a case outside these limits is left out)")
-    quality.add_argument("--min-head-dice", type=float, default=0.8,
+    labels.add_argument("--bone-hu", type=float, default=default(600.0), help="bone above this HU [600]")
+    labels.add_argument("--air-hu", type=float, default=default(-500.0), help="air below this HU [-500]")
+    labels.add_argument("--head-hu", type=float, default=default(-500.0), help="head mask threshold on CT [-500]")
+    quality = parser.add_argument_group(
+        "registration check (an image outside these limits is left out, unless kept with --accept)")
+    quality.add_argument("--tolerance-voxels", type=float, default=default(1.0),
+                         help="registration uncertainty allowed, in MR voxels (their largest edge) [1]")
+    quality.add_argument("--tolerance-min-mm", type=float, default=default(2.0),
+                         help="... but at least this many mm [2]")
+    quality.add_argument("--min-sharpness", type=float, default=default(0.15),
+                         help="least fraction of the similarity lost by a move of the tolerance [0.15]")
+    quality.add_argument("--max-mirror-preference", type=float, default=default(0.25),
+                         help="most advantage of the left-right mirrored CT, in units of that move's cost [0.25]")
+    quality.add_argument("--min-head-dice", type=float, default=default(0.8),
                          help="least Dice of the MR's and the registered CT's head masks [0.8]")
-    quality.add_argument("--max-bone-signal", type=float, default=0.7,
-                         help="most median MR signal in CT bone, relative to soft tissue [0.7]")
+    quality.add_argument("--accept", action="append", metavar="PATIENT[:T1|T2]", default=default([]),
+                         help="keep this image although the check refuses it (after looking at its qc/*.png); "
+                              "repeatable; recorded in conversion.json")
+
+
+#: The conversion options by destination, as :func:`conversion_arguments` writes them back.
+CONVERSION_OPTIONS = {
+    "folds": "--folds", "seed": "--split-seed", "t1_test_fraction": "--t1-test-fraction",
+    "t1_val_fraction": "--t1-val-fraction", "t2_test_fraction": "--t2-test-fraction",
+    "t2_val_fraction": "--t2-val-fraction", "bone_hu": "--bone-hu", "air_hu": "--air-hu", "head_hu": "--head-hu",
+    "tolerance_voxels": "--tolerance-voxels", "tolerance_min_mm": "--tolerance-min-mm",
+    "min_sharpness": "--min-sharpness", "max_mirror_preference": "--max-mirror-preference",
+    "min_head_dice": "--min-head-dice", "accept": "--accept",
+}
+
+
+def conversion_arguments(args: argparse.Namespace) -> list[str]:
+    """The conversion options present in ``args`` as ``nnunet-t1t2 convert`` arguments."""
+    arguments = []
+    for dest, option in CONVERSION_OPTIONS.items():
+        if hasattr(args, dest):
+            values = getattr(args, dest)
+            arguments += [f"{option}={v}" for v in (values if isinstance(values, list) else [values])]
+    return arguments
 
 
 def run(args: argparse.Namespace) -> int:
     from nnunet_t1t2.conversion import ConversionSettings, DatasetIds, QualityLimits, SplitProtocol, Thresholds, convert
 
     settings = ConversionSettings(Thresholds(args.bone_hu, args.air_hu, args.head_hu),
-                                  quality=QualityLimits(args.min_head_dice, args.max_bone_signal))
+                                  quality=QualityLimits(args.min_head_dice, args.tolerance_voxels, args.tolerance_min_mm,
+                                                        args.min_sharpness, args.max_mirror_preference))
     protocol = SplitProtocol(args.folds, args.t1_test_fraction, args.t1_val_fraction, args.t2_test_fraction,
                              args.t2_val_fraction, args.seed)
     summary = convert(args.input, args.layout, DatasetIds(args.t1_id, args.t2_id, args.t1t2_id), args.name,
-                      settings, protocol, num_processes=args.np)
+                      settings, protocol, num_processes=args.np, accept=args.accept)
     print(summary.report())
     return 1 if summary.failed else 0

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.layouts import PatientSource
-from nnunet_t1t2.conversion.quality import QualityLimits, check_quality, registration_quality
+from nnunet_t1t2.conversion.quality import QualityLimits, check_quality, quality_problems, registration_quality
 from nnunet_t1t2.conversion.reading import read_mr
-from nnunet_t1t2.conversion.registration import (RegistrationSettings, identity_registration, register_ct_to_mr,
-                                                 resample_ct_to_mr)
+from nnunet_t1t2.conversion.registration import (RegistrationProblem, RegistrationSettings, identity_registration,
+                                                 register, resample_ct_to_mr)
+from nnunet_t1t2.conversion.registration_check import check_pose
 from nnunet_t1t2.conversion.timing import StageClock
 from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, label_volumes_ml, mr_head_mask, tissue_labels
 
@@ -41,11 +42,12 @@ class LabelledImage:
 
 
 def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, settings: ConversionSettings,
-                   clock: StageClock, given_head_mask: sitk.Image | None = None) -> LabelledImage:
+                   clock: StageClock, given_head_mask: sitk.Image | None = None,
+                   accepted: bool = False) -> LabelledImage:
     """Labels for the patient's ``modality`` ("T1" or "T2") image from its ``ct`` (HU, float32),
     timing the stages on ``clock``. ``given_head_mask`` (SynthRAD's outline mask, on the MR grid)
     limits the head mask further. Raises :class:`UserError` for bad input and when the registration
-    clearly failed."""
+    failed, unless the user ``accepted`` this image after looking at it (the refusal is then recorded)."""
     mr_path = source.t1 if modality == "T1" else source.t2
     what = f"patient {source.patient}: {modality} {mr_path.name} with CT {source.ct.name}"
     with clock.stage("reading"):
@@ -53,9 +55,13 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
     with clock.stage("registration"):
         mr_head = mr_head_mask(mr)
         if source.registered:
-            registration = identity_registration("the input layout provides registered images")
+            registration, pose = identity_registration("the input layout provides registered images"), None
         else:
-            registration = register_ct_to_mr(mr, ct, mr_head, settings.registration, what)
+            problem = RegistrationProblem.prepare(mr, ct, mr_head, settings.registration)
+            registration = register(problem, what)
+    with clock.stage("registration check"):
+        if not source.registered:
+            pose = check_pose(problem, registration, settings.quality.tolerance_mm(mr), what)
     with clock.stage("labelling"):
         ct_on_mr, ct_coverage = resample_ct_to_mr(ct, mr, registration)
         head = ct_head_mask(ct_on_mr, settings.thresholds.head_hu)
@@ -64,7 +70,13 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
             head = head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
         labels = tissue_labels(ct_on_mr, head, settings.thresholds)
         quality = registration_quality(mr, mr_head, head, labels)
-        check_quality(quality, settings.quality, what)
+        if pose is not None:
+            quality.update(pose.record())
+        refused = quality_problems(quality, pose, settings.quality)
+        if refused and not accepted:
+            check_quality(quality, pose, settings.quality, what)
+        if accepted:
+            quality["accepted_by_user"] = {"refused_for": refused}
         facts = {
             "registration": registration.record(),
             "quality": {**quality, "ct_covers_mr_fraction": round(ct_coverage, 4)},

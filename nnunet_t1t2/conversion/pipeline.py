@@ -14,7 +14,7 @@ import re
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -36,7 +36,7 @@ from nnunet_t1t2.conversion.splits import PatientSplit, SplitProtocol, nnunet_sp
 from nnunet_t1t2.conversion.timing import StageClock
 from nnunet_t1t2.errors import UserError
 
-STAGES = ("reading", "registration", "labelling", "writing")
+STAGES = ("reading", "registration", "registration check", "labelling", "writing")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class ImageJob:
     modality: str
     identity: dict
     destinations: tuple[Destination, ...]
+    accepted: bool = False
+    """The user looked at this image and keeps it even if the registration check refuses it."""
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,12 @@ class ConversionSummary:
 
 def convert(input_dir: Path, layout: str, ids: DatasetIds, name: str | None = None,
             settings: ConversionSettings = ConversionSettings(), protocol: SplitProtocol = SplitProtocol(),
-            num_processes: int = 1, progress: bool = True) -> ConversionSummary:
+            num_processes: int = 1, progress: bool = True, accept: Iterable[str] = ()) -> ConversionSummary:
     """Convert the patients under ``input_dir`` into the data sets ``ids`` under ``$nnUNet_raw``, and
     install their ``splits_final.json`` under ``$nnUNet_preprocessed``. Problems with single patients
-    are reported in the summary; problems with the arguments raise :class:`UserError`."""
+    are reported in the summary; problems with the arguments raise :class:`UserError`. ``accept``
+    names images checked by eye (``PATIENT`` or ``PATIENT:T1|T2``) that are kept even where the
+    registration check would refuse them."""
     for variable in (nnUNet_raw, nnUNet_preprocessed):
         if not variable.is_set():
             raise UserError(f"{variable.env_var_name} is not set; nnU-Net needs it "
@@ -133,13 +137,14 @@ def convert(input_dir: Path, layout: str, ids: DatasetIds, name: str | None = No
         raise UserError("no patient in {} can be converted:\n  {}".format(
             input_dir, "\n  ".join(problem.message for problem in problems)))
     summary.failed += [problem.message for problem in problems]
+    accepted = parse_accepted(accept, {p.patient for p in patients} | {p.patient for p in problems})
     datasets = _datasets(ids, name or default_name(input_dir), patients, summary)
     # The T2 data set's patients shape the others' splits (its test patients stay out of all training).
     t2_patients = [p.patient for p in patients if p.t2] if any(d.kind == "T2" for d in datasets) else []
     split = split_patients([p.patient for p in patients], t2_patients, protocol)
 
     manifests = {dataset: Manifest(dataset.folder) for dataset in datasets}
-    jobs = _plan(patients, manifests, split, settings, summary)
+    jobs = _plan(patients, manifests, split, settings, summary, accepted)
     for outcome in _run(jobs, num_processes, progress):
         for image in outcome.images:
             for destination in image.job.destinations:
@@ -194,8 +199,24 @@ def _datasets(ids: DatasetIds, name: str, patients: list[PatientSource],
     return datasets
 
 
+def parse_accepted(accept: Iterable[str], patients: set[str]) -> frozenset[tuple[str, str]]:
+    """(patient, modality) pairs from ``PATIENT`` (both MR images) or ``PATIENT:T1|T2`` entries."""
+    pairs = set()
+    for entry in accept:
+        patient, _, modality = entry.partition(":")
+        modalities = ("T1", "T2") if not modality else (modality.upper(),)
+        if modalities[0] not in ("T1", "T2"):
+            raise UserError(f"--accept {entry}: give PATIENT or PATIENT:T1 or PATIENT:T2")
+        if patient not in patients:
+            raise UserError(f"--accept {entry}: there is no patient {patient!r} in the input "
+                            f"(patients: {', '.join(sorted(patients)[:10])}{' ...' if len(patients) > 10 else ''})")
+        pairs |= {(patient, m) for m in modalities}
+    return frozenset(pairs)
+
+
 def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], split: PatientSplit,
-          settings: ConversionSettings, summary: ConversionSummary) -> list[PatientJob]:
+          settings: ConversionSettings, summary: ConversionSummary,
+          accepted: frozenset[tuple[str, str]] = frozenset()) -> list[PatientJob]:
     """The jobs for the cases that are not up to date (the manifests keep the records of the others)."""
     jobs = []
     for source in patients:
@@ -204,7 +225,8 @@ def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], 
             datasets = [dataset for dataset in manifests if modality in dataset.modalities]
             if mr is None or not datasets:
                 continue
-            identity = _as_stored({"patient": source.patient, "modality": modality,
+            accept = (source.patient, modality) in accepted
+            identity = _as_stored({"patient": source.patient, "modality": modality, "accepted_by_user": accept,
                                    "sources": _fingerprints(source, mr), "settings": settings.as_dict()})
             pending = []
             for dataset in datasets:
@@ -214,7 +236,7 @@ def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], 
                 if not manifests[dataset].keep_if_up_to_date(case, {**identity, "test": test}, destination.paths):
                     pending.append(destination)
             if pending:
-                images.append(ImageJob(modality, identity, tuple(pending)))
+                images.append(ImageJob(modality, identity, tuple(pending), accept))
             else:
                 summary.skipped.append(f"{source.patient} {modality}")
         if images:
@@ -280,12 +302,11 @@ def convert_patient(job: PatientJob) -> PatientOutcome:
         images = []
         for image in job.images:
             try:
-                labelled = label_mr_image(job.source, image.modality, ct, job.settings, clock, given_head)
-                quality = labelled.facts["quality"]
+                labelled = label_mr_image(job.source, image.modality, ct, job.settings, clock, given_head,
+                                          image.accepted)
                 with clock.stage("writing"):
-                    _write_case(labelled, image.destinations,
-                                title=f"{patient} {image.modality}: head-mask Dice {quality['head_mask_dice']:.3f}, "
-                                      f"MR signal in bone {quality['bone_signal_ratio']:.2f} of soft tissue's")
+                    _write_case(labelled, image.destinations, title=overlay_title(patient, image.modality,
+                                                                                  labelled.facts["quality"]))
                 images.append(ImageOutcome(image, facts=labelled.facts))
             except UserError as e:
                 images.append(ImageOutcome(image, error=str(e)))
@@ -295,6 +316,19 @@ def convert_patient(job: PatientJob) -> PatientOutcome:
     except Exception:
         error = f"patient {patient}: unexpected error (please report it):\n{traceback.format_exc()}"
         return PatientOutcome(patient, [ImageOutcome(image, error=error) for image in job.images])
+
+
+def overlay_title(patient: str, modality: str, quality: dict) -> str:
+    """The QC overlay's title: the registration uncertainty first, then the other figures."""
+    figures = []
+    if "uncertainty_mm" in quality:
+        figures.append(f"registration uncertainty {quality['uncertainty_mm']:.1f} mm "
+                       f"(tolerance {quality['tolerance_mm']:.1f}), sharpness {quality['sharpness']:.2f}")
+    figures.append(f"head-mask Dice {quality['head_mask_dice']:.3f}")
+    if quality.get("bone_signal_ratio") is not None:
+        figures.append(f"MR signal in bone {quality['bone_signal_ratio']:.2f} of soft tissue's")
+    accepted = " - kept by --accept" if "accepted_by_user" in quality else ""
+    return f"{patient} {modality}: {', '.join(figures)}{accepted}"
 
 
 def _write_case(labelled: LabelledImage, destinations: tuple[Destination, ...], title: str) -> None:
@@ -321,13 +355,22 @@ def _finish(dataset: RawDataset, manifest: Manifest, split: PatientSplit, proven
         summary.notes.append(f"{dataset.folder_name}: removed {len(removed)} files of cases that are no longer "
                              f"converted or that moved between training and test")
     training = {case: record for case, record in manifest.cases.items() if not record["test"]}
-    test_patients = sorted(split.test_patients(dataset.kind))
-    dataset.write_dataset_json(len(training), {**provenance, "test_patients": test_patients})
     cases_of_patient: dict[str, list[str]] = {}
     for case, record in training.items():
         cases_of_patient.setdefault(record["patient"], []).append(case)
     folds = nnunet_splits(split.val_folds(dataset.kind), cases_of_patient)
-    write_splits(dataset.folder, folds)
     sizes = ", ".join(f"{len(fold['train'])}/{len(fold['val'])}" for fold in folds)
+    empty = [f"fold {f} has no {part} case" for f, fold in enumerate(folds) for part in ("train", "val")
+             if not fold[part]]
+    if empty:
+        # nnU-Net would train on nothing, or fall back to its own random split: no dataset.json, no splits.
+        dataset.withdraw()
+        left_out = "".join(f"\n    left out {case}: {reason}" for case, reason in sorted(manifest.left_out.items()))
+        summary.failed.append(f"{dataset.folder_name} not written: {len(training)} training cases for {len(folds)} "
+                              f"folds (train/val {sizes}): {'; '.join(empty)}{left_out}")
+        return
+    test_patients = sorted(split.test_patients(dataset.kind))
+    dataset.write_dataset_json(len(training), {**provenance, "test_patients": test_patients})
+    write_splits(dataset.folder, folds)
     summary.datasets.append(f"{dataset.folder_name}: {len(training)} training cases, folds train/val {sizes}; "
                             f"{len(manifest.cases) - len(training)} test cases")

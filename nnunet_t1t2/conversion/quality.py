@@ -1,14 +1,15 @@
-"""Is a registration good enough to take labels from? Two figures, recorded for every case:
+"""Is a registration good enough to take labels from? The limits, the figures, the verdict.
 
-* ``head_mask_dice``: overlap of the MR's own head mask with the registered CT's. It catches gross
-  failures (wrong image, flipped axes): on the small phantom 0.97 aligned, 0.87 at 14 mm off,
-  0.76 at 28 mm.
-* ``bone_signal_ratio``: median MR signal in the CT's bone over that in the CT's soft tissue.
-  Cortical bone gives no signal on T1- or T2-weighted MR, so misplaced CT bone lands on brighter
-  tissue: on the phantom 0.13-0.30 aligned, 0.31-0.55 at 7 mm off, 0.6-0.86 at 14 mm (T1 lower,
-  as its dark CSF hides part of the error).
+The verdict rests on evidence that scales with each case (:mod:`.registration_check`): the
+registration uncertainty in mm against a tolerance of one MR voxel (at least 2 mm), how sharply the
+similarity peaks at the optimum, and whether the mirrored CT would fit better. Two figures of the
+labelled images are recorded beside them for a reader of ``conversion.json``:
 
-Both limits only reject clear failures; the overlay PNG of each case is there for the rest.
+* ``head_mask_dice``: overlap of the MR's own head mask with the registered CT's. A value below
+  ``min_head_dice`` is a gross failure (wrong image, axes swapped) whatever the other figures say.
+* ``bone_signal_ratio``: median MR signal in the CT's bone over that in its soft tissue. Cortical bone
+  gives no signal, but partial volume with marrow and soft tissue raises the ratio with the voxel size
+  and the contrast, so it is recorded, not judged.
 """
 from __future__ import annotations
 
@@ -17,21 +18,37 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import SimpleITK as sitk
 
+from nnunet_t1t2.conversion.registration_check import PoseCheck
 from nnunet_t1t2.conversion.tissue import LABELS, dice
 from nnunet_t1t2.errors import UserError
 
 
 @dataclass(frozen=True)
 class QualityLimits:
+    """When a registration is refused (``nnunet-t1t2 convert`` options of the same names)."""
+
     min_head_dice: float = 0.8
-    max_bone_signal_ratio: float = 0.7
+    tolerance_voxels: float = 1.0
+    tolerance_min_mm: float = 2.0
+    min_sharpness: float = 0.15
+    max_mirror_preference: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_head_dice <= 1:
+            raise UserError(f"--min-head-dice must lie in [0, 1], not {self.min_head_dice:g}")
+        if self.tolerance_voxels <= 0 or self.tolerance_min_mm < 0:
+            raise UserError("the registration tolerance must be positive")
+
+    def tolerance_mm(self, mr: sitk.Image) -> float:
+        """``tolerance_voxels`` MR voxels (their largest edge), at least ``tolerance_min_mm``."""
+        return max(self.tolerance_min_mm, self.tolerance_voxels * max(mr.GetSpacing()))
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def registration_quality(mr: sitk.Image, mr_head: sitk.Image, ct_head: sitk.Image, labels: sitk.Image) -> dict:
-    """The quality figures of a registered case (all images on the MR grid)."""
+    """The recorded figures of the labelled images (all on the MR grid)."""
     signal = sitk.GetArrayViewFromImage(mr)
     label = sitk.GetArrayViewFromImage(labels)
     bone, soft = signal[label == LABELS["bone"]], signal[label == LABELS["soft_tissue"]]
@@ -40,15 +57,23 @@ def registration_quality(mr: sitk.Image, mr_head: sitk.Image, ct_head: sitk.Imag
             "bone_signal_ratio": None if ratio is None else round(ratio, 4)}
 
 
-def check_quality(quality: dict, limits: QualityLimits, what: str) -> None:
-    """Raise :class:`UserError` for a registration that clearly failed."""
+def quality_problems(quality: dict, pose: PoseCheck | None, limits: QualityLimits) -> list[str]:
+    """Why a registration is refused, in words; empty if it is accepted. ``pose`` is None where the
+    input layout gives registered images (nothing was registered)."""
+    problems = []
     if quality["head_mask_dice"] < limits.min_head_dice:
-        raise UserError(f"{what}: registration failed: the head masks of the MR and of the registered CT overlap "
-                        f"with Dice {quality['head_mask_dice']:.2f} < {limits.min_head_dice:g}; this image is left out")
+        problems.append(f"the head masks of the MR and of the registered CT overlap with Dice "
+                        f"{quality['head_mask_dice']:.2f} < {limits.min_head_dice:g}")
     if quality["bone_signal_ratio"] is None:
-        raise UserError(f"{what}: no bone or no soft tissue with MR signal inside the head after registration; "
-                        f"this image is left out")
-    if quality["bone_signal_ratio"] > limits.max_bone_signal_ratio:
-        raise UserError(f"{what}: registration failed: the CT's bone lies on bright MR tissue (median MR signal "
-                        f"in bone {quality['bone_signal_ratio']:.2f} of that in soft tissue, more than "
-                        f"{limits.max_bone_signal_ratio:g}; cortical bone has almost none); this image is left out")
+        problems.append("no bone or no soft tissue with MR signal inside the head after registration")
+    if pose is not None:
+        problems += pose.problems(limits)
+    return problems
+
+
+def check_quality(quality: dict, pose: PoseCheck | None, limits: QualityLimits, what: str) -> None:
+    """Raise :class:`UserError` naming the case and every figure that refuses it."""
+    problems = quality_problems(quality, pose, limits)
+    if problems:
+        raise UserError(f"{what}: registration failed: {'; '.join(problems)}. This image is left out; look at its "
+                        f"overlay and keep it with --accept if it is right")

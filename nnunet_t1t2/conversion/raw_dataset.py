@@ -14,10 +14,11 @@ from pathlib import Path
 
 from batchgenerators.utilities.file_and_folder_operations import load_json
 from nnunetv2.dataset_conversion.generate_dataset_json import generate_dataset_json
-from nnunetv2.paths import nnUNet_raw
+from nnunetv2.paths import nnUNet_preprocessed, nnUNet_raw
 from nnunetv2.utilities.dataset_name_id_conversion import find_candidate_datasets
 
 from nnunet_t1t2.atomic import PARTIAL_SUFFIX, write_json_atomically
+from nnunet_t1t2.conversion.splits import SPLITS_FILE
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.nnunet_paths import raw_dataset_folder_name
@@ -87,6 +88,14 @@ class RawDataset:
                             f"patient's CT; written by `nnunet-t1t2 convert`",
                 license="that of the source images (these are derived from them)", nnunet_t1t2=provenance)
             write_json_atomically(self.folder / "dataset.json", load_json(str(Path(staging) / "dataset.json")))
+
+    def withdraw(self) -> None:
+        """Take away what makes the folder a data set nnU-Net trains on (``dataset.json`` and the
+        splits, here and in the preprocessed folder); the case files and the manifest stay, so that
+        a re-run with more usable patients picks up from them."""
+        for path in (self.folder / "dataset.json", self.folder / SPLITS_FILE,
+                     Path(nnUNet_preprocessed.require()) / self.folder_name / SPLITS_FILE):
+            path.unlink(missing_ok=True)
 
     def remove_stray_files(self, cases: dict[str, CasePaths]) -> list[Path]:
         """Delete everything in the case folders that is not a file of ``cases`` (cases that moved

@@ -92,23 +92,80 @@ def identity_registration(reason: str) -> Registration:
     return Registration(sitk.Euler3DTransform(), extra={"skipped": reason})
 
 
+@dataclass(frozen=True)
+class RegistrationProblem:
+    """One CT and one MR image prepared for registering and for judging poses: the full-resolution
+    images, their copies averaged down to the working spacing (where the pyramid and every check
+    run) and the MR head masks that restrict the similarity to the head."""
+
+    mr: sitk.Image
+    ct: sitk.Image
+    mr_head: sitk.Image
+    settings: RegistrationSettings
+    coarse_mr: sitk.Image
+    coarse_ct: sitk.Image
+    coarse_head: sitk.Image
+
+    @classmethod
+    def prepare(cls, mr: sitk.Image, ct: sitk.Image, mr_head: sitk.Image,
+                settings: RegistrationSettings) -> RegistrationProblem:
+        fixed, head = sitk.Cast(mr, sitk.sitkFloat32), sitk.Cast(mr_head, sitk.sitkFloat32)
+        coarse_mr, coarse_ct, coarse_head = (_average_down(image, settings.working_spacing_mm)
+                                             for image in (fixed, ct, head))
+        return cls(fixed, ct, mr_head, settings, coarse_mr, coarse_ct, coarse_head > 0.5)
+
+    @property
+    def levels(self) -> list[tuple[int, float]]:
+        """The pyramid levels (shrink factor, smoothing sigma in mm) the working copies allow."""
+        s = self.settings
+        return [(shrink, sigma) for shrink, sigma in zip(s.shrink_factors, s.smoothing_sigmas_mm)
+                if min(self.coarse_mr.GetSize()) // shrink >= s.min_level_voxels] or [(1, 0.0)]
+
+    @property
+    def has_native_level(self) -> bool:
+        """True when averaging down changed the images, so a last level at their own resolution pays."""
+        return any(small.GetSize() != full.GetSize()
+                   for small, full in zip((self.coarse_mr, self.coarse_ct), (self.mr, self.ct)))
+
+    def head_centre(self) -> tuple[float, ...]:
+        return _centroid(self.mr_head)
+
+    def similarity(self, transform: sitk.Transform) -> float:
+        """Mattes mutual information of the working copies at ``transform`` over every head voxel
+        (no random sampling, so two poses compare exactly); larger is more similar."""
+        method = sitk.ImageRegistrationMethod()
+        method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=self.settings.histogram_bins)
+        method.SetMetricFixedMask(self.coarse_head)
+        method.SetInterpolator(sitk.sitkLinear)
+        method.SetInitialTransform(transform)
+        return -float(method.MetricEvaluate(self.coarse_mr, self.coarse_ct))
+
+    def optimise(self, start: sitk.Euler3DTransform, what: str, levels: list[tuple[int, float]] | None = None,
+                 native: bool = True) -> Registration:
+        """The pyramid over the working copies from ``start`` (all its levels unless ``levels``),
+        then, if ``native`` and averaging changed the images, one level at their own resolution."""
+        result = _optimise(self.coarse_mr, self.coarse_ct, self.coarse_head, start, levels or self.levels,
+                           self.settings, what)
+        if native and self.has_native_level:
+            result = _optimise(self.mr, self.ct, self.mr_head, result.transform, [(1, 0.0)], self.settings, what)
+        return result
+
+
 def register_ct_to_mr(mr: sitk.Image, ct: sitk.Image, mr_head: sitk.Image, settings: RegistrationSettings,
                       what: str) -> Registration:
     """Rigidly register ``ct`` to ``mr``, starting from the scanner coordinates (identity) with the
     rotation centred on the MR head: a pyramid on copies averaged down to the working spacing, then,
     if that averaged anything, one level at the images' own resolution. ``what`` names patient and
     files in error messages."""
-    _check_field_of_view_overlap(ct, mr_head, what)
+    return register(RegistrationProblem.prepare(mr, ct, mr_head, settings), what)
+
+
+def register(problem: RegistrationProblem, what: str) -> Registration:
+    """:func:`register_ct_to_mr` for a prepared problem."""
+    _check_field_of_view_overlap(problem.ct, problem.mr_head, what)
     initial = sitk.Euler3DTransform()
-    initial.SetCenter(_centroid(mr_head))
-    fixed, head = sitk.Cast(mr, sitk.sitkFloat32), sitk.Cast(mr_head, sitk.sitkFloat32)
-    coarse = [_average_down(image, settings.working_spacing_mm) for image in (fixed, ct, head)]
-    levels = [(shrink, sigma) for shrink, sigma in zip(settings.shrink_factors, settings.smoothing_sigmas_mm)
-              if min(coarse[0].GetSize()) // shrink >= settings.min_level_voxels] or [(1, 0.0)]
-    result = _optimise(coarse[0], coarse[1], coarse[2] > 0.5, initial, levels, settings, what)
-    if any(small.GetSize() != full.GetSize() for small, full in zip(coarse, (fixed, ct))):
-        result = _optimise(fixed, ct, mr_head, result.transform, [(1, 0.0)], settings, what)
-    return result
+    initial.SetCenter(problem.head_centre())
+    return problem.optimise(initial, what)
 
 
 def _optimise(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image, initial: sitk.Euler3DTransform,
