@@ -29,15 +29,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, metavar="S",
                         help="training seeds: every model is trained once per seed, and the report's intervals and "
                              "verdicts cover the variation between them [the preset's]")
+    add_cluster_arguments(parser)
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    from nnunet_t1t2.study.cluster import BATCH_SYSTEMS
+
+    group = parser.add_argument_group("where the steps run (Dask)")
+    group.add_argument("--workers", default="auto", metavar="auto|N",
+                       help="local workers that run steps side by side: auto = one per --gpus-per-training visible "
+                            "GPUs, or one per 4 CPU cores; with --cluster, the most jobs at once [auto]")
+    group.add_argument("--cluster", choices=BATCH_SYSTEMS,
+                       help="submit the workers as batch jobs through dask-jobqueue (pip install "
+                            "\"nnunet-t1t2[cluster]\"); the study folder must be on a shared file system")
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use an existing Dask cluster (tcp://host:8786); start its workers with "
+                            "`dask worker ADDRESS --nthreads 1 --resources training=1`")
+    group.add_argument("--gpus-per-training", type=int, default=1, metavar="N",
+                       help="GPUs of one training (nnU-Net's -num_gpus, DDP) [1]")
+    group.add_argument("--queue", help="--cluster: queue or partition [Dask's jobqueue configuration]")
+    group.add_argument("--walltime", metavar="HH:MM:SS", help="--cluster: time limit of a worker job; a training "
+                       "cut off by it continues from its latest checkpoint on the next worker [configuration]")
+    group.add_argument("--account", help="--cluster: account or project to charge [configuration]")
+    group.add_argument("--cores", type=int, metavar="N", help="--cluster: CPU cores per job [configuration]")
+    group.add_argument("--memory", metavar="SIZE", help="--cluster: memory per job, e.g. 64GB [configuration]")
+    group.add_argument("--gpus-per-job", type=int, metavar="N",
+                       help="--cluster: GPUs per job [--gpus-per-training with --device cuda, else none]")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from nnunet_t1t2.study.protocol import make_protocol
+    from nnunet_t1t2.study.cluster import ClusterOptions
     from nnunet_t1t2.study.runner import run_study
 
     protocol = make_protocol(args.preset, args.strategies, args.folds, args.plans, seeds=args.seeds)
-    report = run_study(protocol, args.data, Path(args.out), args.device)
+    cluster = ClusterOptions(args.workers, args.cluster, args.scheduler, args.gpus_per_training, args.queue,
+                             args.walltime, args.account, args.cores, args.memory, args.gpus_per_job)
+    report = run_study(protocol, args.data, Path(args.out), args.device, cluster=cluster)
     print(f"report: {report}")
     return 0

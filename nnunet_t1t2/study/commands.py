@@ -12,7 +12,7 @@ import shlex
 import subprocess
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -27,6 +27,10 @@ LOG_TAIL_LINES = 15
 NNUNET_FOLDERS = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
 #: Variables the study sets itself: nnU-Net's, and nnunet-t1t2's schedule, mirroring and source override.
 STUDY_OWNED_PREFIXES = ("nnUNet_", "NNUNET_T1T2_")
+#: Set by the study's cluster for each Dask worker (its GPUs and its share of the cores): a command
+#: takes them from the worker that runs it, never from the process that started the study.
+WORKER_VARIABLES = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "nnUNet_n_proc_DA",
+                    "nnUNet_def_n_proc")
 
 
 class CommandFailed(UserError):
@@ -72,6 +76,15 @@ class CommandRunner:
             raise CommandFailed(f"`{shlex.join(command)}` exited with status {status}; its output is in {log}:\n"
                                 + tail(log))
         return status
+
+    def on_worker(self) -> CommandRunner:
+        """This runner as the Dask worker it is running on needs it: the worker's own
+        :data:`WORKER_VARIABLES` instead of the study process's."""
+        environment = {k: v for k, v in self.environment.items() if k not in WORKER_VARIABLES}
+        environment.update({k: os.environ[k] for k in WORKER_VARIABLES if k in os.environ})
+        if self.device == "cpu":
+            environment.update(CPU_SETTINGS)
+        return replace(self, environment=environment)
 
     @contextmanager
     def nnunet_folders_in_process(self) -> Iterator[None]:

@@ -55,6 +55,7 @@ def write_report(context: StudyContext) -> Path:
     sections = [
         f"# T1-to-T2 transfer study ({context.protocol.preset} preset)",
         f"Written by `nnunet-t1t2 study` on {time.strftime('%Y-%m-%d %H:%M')}.",
+        *failures_section(context.layout.state),
         "## Findings\n\n" + findings(results),
         "## Set-up\n\n" + setup_section(context),
         "## How to read the tables\n\n" + HOW_TO_READ,
@@ -125,6 +126,19 @@ def dataset_lines(context: StudyContext) -> list[str]:
 
 def steps_table(state_file: Path) -> str:
     steps = json.loads(state_file.read_text(encoding="utf-8"))["steps"] if state_file.is_file() else {}
-    rows = [[step["title"], md.number(step["seconds"], 0), step["finished"]] for step in steps.values()]
+    rows = [[step["title"], md.number(step["seconds"], 0), step.get("worker", ""), step.get("started", ""),
+             step["finished"]] for step in steps.values()]
     total = sum(step["seconds"] for step in steps.values())
-    return md.table(["Step", "Seconds", "Finished"], rows) + f"\n\nTime of all finished steps: {md.duration(total)}."
+    return md.table(["Step", "Seconds", "Worker", "Started", "Finished"], rows) + \
+        f"\n\nTime of all finished steps: {md.duration(total)} (steps on different workers overlap)."
+
+
+def failures_section(state_file: Path) -> list[str]:
+    """A section naming the steps that failed in the last run, if any (everything that needs them
+    is missing from the tables)."""
+    failed = json.loads(state_file.read_text(encoding="utf-8")).get("failed", {}) if state_file.is_file() else {}
+    if not failed:
+        return []
+    lines = [f"- **{step['title']}** (`{key}`): {step['error'].splitlines()[0]}" for key, step in failed.items()]
+    return ["## Failed steps\n\nThese steps failed, so the results that need them are missing below; their logs "
+            "are in `logs/`. Run the study again after fixing the cause.\n\n" + "\n".join(lines)]

@@ -1,32 +1,44 @@
-"""Run a study: set up its folder, then each step that is not done yet, one progress line each.
+"""Run a study: set up its folder, then its steps as a dependency graph on a Dask cluster.
 
-A failed step stops the study with a message naming the step and its log; running the same command
-again skips what finished and picks up at that step.
+Each step becomes a Dask task once the steps it needs have finished (:mod:`.graph`) and it is
+not done already; a worker runs it as stock ``nnUNetv2_*`` / ``nnunet-t1t2`` commands, each into
+the step's log. Only this process records finished steps, one progress line each. A failed step
+stops only the steps that need it; the rest finish, the report is written from what exists and
+names what failed, and the study then ends with a message naming each failed step and its log.
+Running the same command again skips what finished and picks up where each branch stopped.
 """
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.output_folder import writable_folder
+from nnunet_t1t2.study.cluster import (RESOURCE, ClusterOptions, pin_worker_to_its_cores, study_client,
+                                       worker_cores)
 from nnunet_t1t2.study.commands import CommandRunner
+from nnunet_t1t2.study.graph import dependencies
 from nnunet_t1t2.study.layout import StudyLayout
 from nnunet_t1t2.study.markdown import duration
 from nnunet_t1t2.study.protocol import Protocol
-from nnunet_t1t2.study.state import StudyState
-from nnunet_t1t2.study.steps import StudyContext, study_steps
+from nnunet_t1t2.study.state import StudyLock, StudyState
+from nnunet_t1t2.study.context import StudyContext
+from nnunet_t1t2.study.steps import ReportStep, Step, TrainStep, study_steps
 
 PHANTOM = "phantom"
+#: nnU-Net's preprocessing processes per step, at most (as many as the worker has cores, up to this).
+MAX_PREPROCESSING_PROCESSES = 8
 
 
 def run_study(protocol: Protocol, data: str, out: Path, device: str | None = None,
-              stream: TextIO = sys.stdout) -> Path:
+              stream: TextIO = sys.stdout, cluster: ClusterOptions = ClusterOptions()) -> Path:
     """Run (or continue) the study of ``protocol`` on ``data`` (a folder of patients, or "phantom")
-    in ``out``; return the report's path."""
+    in ``out`` on the Dask cluster ``cluster`` describes; return the report's path."""
     from nnunet_t1t2.conversion.pipeline import default_name
 
     out = writable_folder(out)
@@ -34,29 +46,143 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
     layout = StudyLayout(out, default_name(data_dir), protocol.plans_name)
     device = device or default_device()
     runner = CommandRunner.for_study(layout.raw, layout.preprocessed, layout.results, device)
-    state = StudyState.open(layout.state, protocol.setup(PHANTOM if data == PHANTOM else str(data_dir)))
-    context = StudyContext(protocol, layout, runner, data_dir, workers=min(os.cpu_count() or 1, 8))
-
-    steps = study_steps(protocol, generate_phantom=data == PHANTOM)
-    print(f"study in {out} ({protocol.preset} preset, device {device}); logs in {out / 'logs'}", file=stream)
-    started = time.perf_counter()
-    for number, step in enumerate(steps, 1):
-        print(f"[{number}/{len(steps)}] {step.title} ...", end=" ", file=stream, flush=True)
-        if step.is_done(context, state):
-            print("skipped (done)", file=stream, flush=True)
-            continue
-        step_started = time.perf_counter()
-        try:
-            step.run(context)
-        except UserError as e:
-            print("failed", file=stream, flush=True)
-            raise UserError(f"step [{number}/{len(steps)}] {step.title} failed: {e}\nFix the cause and run the "
-                            f"same command again; finished steps are skipped.") from None
-        seconds = time.perf_counter() - step_started
-        state.record(step.key, step.title, seconds)
-        print(f"done in {seconds:.0f} s", file=stream, flush=True)
-    print(f"study finished in {duration(time.perf_counter() - started)}", file=stream)
+    with StudyLock(out):
+        state = StudyState.open(layout.state, protocol.setup(PHANTOM if data == PHANTOM else str(data_dir)))
+        state.forget_failures()
+        context = StudyContext(protocol, layout, runner, data_dir,
+                               workers=min(os.cpu_count() or 1, MAX_PREPROCESSING_PROCESSES),
+                               gpus_per_training=cluster.gpus_per_training)
+        steps = study_steps(protocol, generate_phantom=data == PHANTOM)
+        print(f"study in {out} ({protocol.preset} preset, device {device}); logs in {out / 'logs'}", file=stream)
+        started = time.perf_counter()
+        with study_client(cluster, device, out / "logs" / "dask") as client:
+            print(f"Dask dashboard: {client.dashboard_link}{dashboard_note()}", file=stream, flush=True)
+            failed = StudyExecution(client, steps, context, state, stream).run()
+        failed.update(write_report(steps, context, state, stream))
+        print(f"study finished in {duration(time.perf_counter() - started)}", file=stream)
+    if failed:
+        numbers = {step.key: number for number, step in enumerate(steps, 1)}
+        raise UserError("\n".join(f"step [{numbers[key]}/{len(steps)}] {title} failed: {error}"
+                                  for key, (title, error) in failed.items())
+                        + f"\nThe report {layout.report} shows what finished. Fix the cause and run the same command "
+                          f"again; finished steps are skipped.")
     return layout.report
+
+
+def run_step_on_worker(step: Step, context: StudyContext) -> dict:
+    """The Dask task of ``step``: run it with this worker's share of the machine."""
+    from distributed import get_worker
+
+    pin_worker_to_its_cores()
+    context = replace(context, runner=context.runner.on_worker(),
+                      workers=min(worker_cores(), MAX_PREPROCESSING_PROCESSES))
+    started = time.time()
+    step.run(context)
+    return {"worker": f"{get_worker().name} on {socket.gethostname()}", "started": started,
+            "seconds": time.time() - started}
+
+
+class StudyExecution:
+    """Submits each step when the steps it needs have finished, records what comes back."""
+
+    def __init__(self, client, steps: list[Step], context: StudyContext, state: StudyState, stream: TextIO):
+        from distributed import as_completed
+
+        self.client, self.context, self.state, self.stream = client, context, state, stream
+        self.steps = {step.key: step for step in steps}
+        self.numbers = {step.key: number for number, step in enumerate(steps, 1)}
+        self.total = len(steps)
+        self.waiting = dependencies(steps)
+        self.done: set[str] = set()
+        self.failed: dict[str, tuple[str, str]] = {}
+        self.not_run: set[str] = set()
+        self.in_flight: dict = {}
+        self.completed = as_completed()
+
+    def run(self) -> dict[str, tuple[str, str]]:
+        """Run every step; return the failed ones as key -> (title, error)."""
+        self.submit_ready()
+        for future in self.completed:
+            key = self.in_flight.pop(future)
+            step = self.steps[key]
+            if future.status == "finished":
+                result = future.result()
+                self.state.record(key, step.title, result["seconds"], result["worker"], result["started"])
+                self.done.add(key)
+                outcome = f"done in {result['seconds']:.0f} s on {result['worker']}"
+            else:
+                error = future.exception()
+                message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+                self.state.record_failure(key, step.title, message)
+                self.failed[key] = (step.title, message)
+                outcome = f"failed (log: {self.context.layout.log_file(key)})"
+            future.release()
+            self.submit_ready()
+            self.progress(key, outcome)
+        return self.failed
+
+    def submit_ready(self) -> None:
+        """Skip what is done, give up on what needs a failed step, submit what can run now."""
+        changed = True
+        while changed:
+            changed = False
+            for key, needs in list(self.waiting.items()):
+                blocked = [n for n in needs if n in self.failed or n in self.not_run]
+                if blocked:
+                    del self.waiting[key]
+                    self.not_run.add(key)
+                    self.line(key, f"not run: it needs {self.steps[blocked[0]].title}, which did not finish")
+                    changed = True
+                elif all(n in self.done for n in needs):
+                    del self.waiting[key]
+                    changed = True
+                    step = self.steps[key]
+                    if step.is_done(self.context, self.state):
+                        self.done.add(key)
+                        self.line(key, "skipped (done)")
+                        continue
+                    future = self.client.submit(run_step_on_worker, step, self.context, key=key, pure=False,
+                                                resources={RESOURCE: 1}, priority=int(isinstance(step, TrainStep)))
+                    self.in_flight[future] = key
+                    self.completed.add(future)
+
+    def progress(self, key: str, outcome: str) -> None:
+        workers = len(self.client.scheduler_info().get("workers", {}))
+        running = min(len(self.in_flight), workers)
+        waiting = len(self.in_flight) - running + len(self.waiting)
+        self.line(key, f"{outcome} (running {running}, done {len(self.done)}, failed {len(self.failed)}, "
+                       f"waiting {waiting}; dashboard {self.client.dashboard_link})")
+
+    def line(self, key: str, outcome: str) -> None:
+        print(f"[{self.numbers[key]}/{self.total}] {self.steps[key].title} ... {outcome}", file=self.stream,
+              flush=True)
+
+
+def write_report(steps: list[Step], context: StudyContext, state: StudyState,
+                 stream: TextIO) -> dict[str, tuple[str, str]]:
+    """The report, from whatever finished (also after failures); its own failure if it fails."""
+    report = next(step for step in steps if isinstance(step, ReportStep))
+    number = f"[{len(steps)}/{len(steps)}] {report.title} ..."
+    started = time.time()
+    try:
+        report.run(context)
+    except Exception as e:  # the study's other results stay valid; say why the report is missing
+        message = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
+        state.record_failure(report.key, report.title, message)
+        print(f"{number} failed: {message}", file=stream, flush=True)
+        return {report.key: (report.title, message)}
+    seconds = time.time() - started
+    state.record(report.key, report.title, seconds, "study process", started)
+    print(f"{number} done in {seconds:.0f} s", file=stream, flush=True)
+    return {}
+
+
+def dashboard_note() -> str:
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return " (pip install bokeh to see it)"
+    return ""
 
 
 def existing_data_folder(data: str) -> Path:

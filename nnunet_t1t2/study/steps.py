@@ -141,6 +141,7 @@ class TrainStep(Step):
         self.command(context, "nnUNetv2_train", str(DATASET_IDS[self.model.dataset]), CONFIGURATION,
                      str(self.model.fold), "-tr", self.model.trainer, "-p", context.protocol.plans_name,
                      "-device", context.runner.device, *(["--c"] if resume else []),
+                     *(["-num_gpus", str(context.gpus_per_training)] if context.gpus_per_training > 1 else []),
                      training=context.protocol.training_environment(self.model.role, self.model.seed),
                      variables=seed_variables(context, self.model))
         if not (folder / "convergence.json").is_file():
