@@ -86,7 +86,10 @@ def study_client(options: ClusterOptions, device: str, log_folder: Path) -> Iter
         raise UserError(f"--gpus-per-training {options.gpus_per_training} needs --device cuda (nnU-Net's "
                         f"-num_gpus trains on GPUs only)")
     if options.scheduler:
-        client = Client(options.scheduler)
+        try:
+            client = Client(options.scheduler, timeout=60)
+        except OSError as e:
+            raise UserError(f"--scheduler {options.scheduler}: no Dask scheduler answers there ({e})") from None
         try:
             require_training_workers(client)
             yield client
@@ -104,7 +107,10 @@ def study_client(options: ClusterOptions, device: str, log_folder: Path) -> Iter
 
 
 def require_training_workers(client) -> None:
-    client.wait_for_workers(1, timeout=300)
+    try:
+        client.wait_for_workers(1, timeout=300)
+    except TimeoutError:
+        raise UserError(f"the Dask cluster at {client.scheduler.address} has had no worker for 5 minutes") from None
     workers = client.scheduler_info()["workers"].values()
     if not any(w.get("resources", {}).get(RESOURCE) for w in workers):
         raise UserError(f"no worker of the Dask cluster at {client.scheduler.address} offers the resource "

@@ -22,12 +22,12 @@ from nnunet_t1t2.output_folder import writable_folder
 from nnunet_t1t2.study.cluster import (RESOURCE, ClusterOptions, pin_worker_to_its_cores, study_client,
                                        worker_cores)
 from nnunet_t1t2.study.commands import CommandRunner
+from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.graph import dependencies
 from nnunet_t1t2.study.layout import StudyLayout
 from nnunet_t1t2.study.markdown import duration
 from nnunet_t1t2.study.protocol import Protocol
 from nnunet_t1t2.study.state import StudyLock, StudyState
-from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.steps import ReportStep, Step, TrainStep, study_steps
 
 PHANTOM = "phantom"
@@ -111,14 +111,13 @@ class StudyExecution:
                 self.done.add(key)
                 outcome = f"done in {result['seconds']:.0f} s on {result['worker']}"
             else:
-                error = future.exception()
-                message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+                message = failure(future)
                 self.state.record_failure(key, step.title, message)
                 self.failed[key] = (step.title, message)
                 outcome = f"failed (log: {self.context.layout.log_file(key)})"
             future.release()
-            self.submit_ready()
             self.progress(key, outcome)
+            self.submit_ready()
         return self.failed
 
     def submit_ready(self) -> None:
@@ -156,6 +155,14 @@ class StudyExecution:
     def line(self, key: str, outcome: str) -> None:
         print(f"[{self.numbers[key]}/{self.total}] {self.steps[key].title} ... {outcome}", file=self.stream,
               flush=True)
+
+
+def failure(future) -> str:
+    """What went wrong in a task: a step's own message, or what Dask says (a lost worker, a cancel)."""
+    if future.cancelled():
+        return "cancelled (the Dask cluster lost it)"
+    error = future.exception()
+    return str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
 
 
 def write_report(steps: list[Step], context: StudyContext, state: StudyState,
