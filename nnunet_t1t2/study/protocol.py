@@ -70,6 +70,9 @@ class Protocol:
     phantom: PhantomSpec
     seeds: tuple[int, ...] = (0,)
     """Training seeds: every model is trained once per seed (other seeds only add steps)."""
+    convert_options: tuple[str, ...] = ()
+    """The user's options of ``nnunet-t1t2 convert`` for the study's data (layout, split, labels, the
+    registration check's limits, ``--accept``), after the phantom's own."""
 
     @property
     def plans_name(self) -> str:
@@ -98,7 +101,7 @@ class Protocol:
         setup = {"data": data, "plans": self.plans_name, "trainers": self.trainer_suffix or "nnU-Net SGD",
                  "schedule": dict(self.schedule), "source_schedule": dict(self.source_schedule),
                  "test_time_mirroring": self.test_time_mirroring,
-                 "cv_folds": self.cv_folds}
+                 "cv_folds": self.cv_folds, "convert_options": list(self.convert_options)}
         if data == "phantom":
             setup["phantom"] = {**vars(self.phantom), "convert_options": list(self.phantom.convert_options)}
         return setup
@@ -108,7 +111,7 @@ PRESETS = {
     "demo": Protocol(
         preset="demo", plans="demo", trainer_suffix="",
         schedule={"NNUNET_T1T2_EPOCHS": "4", "NNUNET_T1T2_ITERATIONS": "12", "NNUNET_T1T2_VAL_ITERATIONS": "2"},
-        source_schedule={"NNUNET_T1T2_EPOCHS": "20", "NNUNET_T1T2_VAL_ITERATIONS": "4",
+        source_schedule={"NNUNET_T1T2_EPOCHS": "14", "NNUNET_T1T2_VAL_ITERATIONS": "4",
                          PATIENCE_VARIABLE: "4"},
         test_time_mirroring=False, cv_folds=1, folds=(0,),
         strategies=strategies_by_key(["no-ft", "open", "ft6", "hybrid-mul", "hybrid-concat", "augmentation"]),
@@ -127,8 +130,8 @@ PRESETS = {
 
 def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[int] | None = None,
                   plans: str | None = None, environ: Mapping[str, str] = os.environ,
-                  seeds: list[int] | None = None) -> Protocol:
-    """The preset with the caller's choices of strategies, folds, plans and seeds, and the schedule
+                  seeds: list[int] | None = None, convert_options: list[str] = ()) -> Protocol:
+    """The preset with the caller's choices of strategies, folds, plans, seeds and conversion options, and the schedule
     and mirroring variables of ``environ`` on top of the preset's."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -152,6 +155,7 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
         strategies=strategies_by_key(strategies) if strategies is not None else protocol.strategies,
         folds=tuple(sorted(set(folds))) if folds is not None else protocol.folds,
         seeds=tuple(sorted(set(seeds))) if seeds else protocol.seeds,
+        convert_options=tuple(convert_options),
         plans=plans or protocol.plans,
         schedule=schedule,
         source_schedule={**schedule, **protocol.source_schedule, **overrides},
