@@ -24,11 +24,11 @@ from nnunet_t1t2.cli import main as cli_main
 from nnunet_t1t2.conversion import DatasetIds, QualityLimits, SplitProtocol, convert, install_splits
 from nnunet_t1t2.conversion.files import install_files
 from nnunet_t1t2.conversion.layouts import discover_patients
-from nnunet_t1t2.conversion.quality import check_quality, registration_quality
 from nnunet_t1t2.conversion.reading import read_ct, read_mr
-from nnunet_t1t2.conversion.registration import Registration, resample_ct_to_mr
+from nnunet_t1t2.conversion.registration import Registration, RegistrationProblem, RegistrationSettings, register
+from nnunet_t1t2.conversion.registration_check import check_pose, mirrored_left_right, moved_pose
 from nnunet_t1t2.conversion.splits import split_patients
-from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, mr_head_mask, tissue_labels
+from nnunet_t1t2.conversion.tissue import mr_head_mask
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.phantom import generate_phantom
 
@@ -150,7 +150,8 @@ def test_every_phantom_image_is_converted_into_the_three_data_sets(converted, nn
     for case, record in manifest.items():
         assert (t1 / "qc" / f"{case}.png").stat().st_size > 1000
         assert np.shape(record["registration"]["matrix"]) == (4, 4)
-        assert record["quality"]["head_mask_dice"] >= 0.8 and record["quality"]["bone_signal_ratio"] <= 0.7
+        quality = record["quality"]
+        assert quality["head_mask_dice"] >= 0.8 and quality["uncertainty_mm"] < 1.0 < quality["tolerance_mm"]
         assert set(record["label_volumes_ml"]) == {"soft_tissue", "bone", "air"}
         assert record["sources"]["ct"]["path"].endswith("ct.nii.gz")
 
@@ -263,27 +264,74 @@ def test_a_second_run_changes_nothing(planned, nnunet, phantom, capsys):
     assert folder_state(nnunet["nnUNet_raw"], nnunet["nnUNet_preprocessed"]) == before
 
 
-def test_bone_signal_catches_a_misregistration_that_head_dice_misses(phantom):
-    """Shifting the true T2 transform by 14 mm leaves the head masks overlapping with Dice > 0.8, but
-    puts the CT's bone on bright tissue (on T2, CSF is bright too): the bone-signal limit rejects it."""
+def test_registration_check_accepts_the_found_pose_and_measures_one_10_mm_off(phantom):
+    """The found pose draws the restarts back to itself (uncertainty well under a voxel, sharp optimum);
+    a pose 10 mm off loses them to the real optimum, so its uncertainty is its error, and it is refused."""
     patient = next(p for p in sorted(phantom.iterdir()) if (p / "t2.nii.gz").is_file())
     mr, ct = read_mr(patient / "t2.nii.gz", "p"), read_ct(patient / "ct.nii.gz", "p")
-    true = true_ct_from_mr(patient, "T2")
-    mr_head = mr_head_mask(mr)
-    figures = {}
-    for shift in (0.0, 5.0, 10.0):
-        transform = sitk.AffineTransform(true[:3, :3].ravel().tolist(), (true[:3, 3] + [shift, shift, 0]).tolist())
-        hu, _ = resample_ct_to_mr(ct, mr, Registration(transform))
-        head = ct_head_mask(hu, -500.0)
-        figures[shift] = registration_quality(mr, mr_head, head, tissue_labels(hu, head, Thresholds()))
-    print(figures)
+    problem = RegistrationProblem.prepare(mr, ct, mr_head_mask(mr), RegistrationSettings())
     limits = QualityLimits()
-    check_quality(figures[0.0], limits, "aligned")
-    ratios = [figures[shift]["bone_signal_ratio"] for shift in (0.0, 5.0, 10.0)]
-    assert ratios == sorted(ratios) and ratios[0] < 0.5 * limits.max_bone_signal_ratio
-    assert figures[10.0]["head_mask_dice"] > limits.min_head_dice
-    with pytest.raises(UserError, match="the CT's bone lies on bright MR tissue"):
-        check_quality(figures[10.0], limits, "shifted")
+    tolerance = limits.tolerance_mm(mr)
+    assert tolerance == pytest.approx(1.5 * max(mr.GetSpacing()))
+    found = register(problem, "found")
+    check = check_pose(problem, found, tolerance, "found")
+    assert check.problems(limits) == [] and check.uncertainty_mm < 0.5 and check.sharpness > limits.min_sharpness
+    off = Registration(moved_pose(found.transform, problem.head_centre(), np.array([10.0, 0, 0]), np.ones(3), 0.0))
+    check_off = check_pose(problem, off, tolerance, "off")
+    assert check_off.uncertainty_mm == pytest.approx(10.0, abs=1.0)
+    assert any("ends 10." in problem or "ends 9." in problem for problem in check_off.problems(limits))
+
+
+@pytest.fixture(scope="module")
+def coarse_phantom(tmp_path_factory) -> Path:
+    """Three patients acquired with 4 mm voxels and 6 mm slices (one with T2)."""
+    folder = tmp_path_factory.mktemp("coarse") / "phantom"
+    generate_phantom(folder, n=3, seed=5, size="small", n_t2=1, mr_voxel_mm=4.0, slice_mm=6.0)
+    return folder
+
+
+def write_mirrored_ct(source: Path, target: Path) -> None:
+    sitk.WriteImage(mirrored_left_right(sitk.ReadImage(str(source))), str(target))
+
+
+def test_coarse_thick_slices_are_accepted_and_a_flipped_or_foreign_ct_refused_unless_accepted(
+        coarse_phantom, fresh_nnunet, tmp_path):
+    source = tmp_path / "input"
+    with_t2 = next(p for p in sorted(coarse_phantom.iterdir()) if (p / "t2.nii.gz").is_file())
+    others = [p for p in sorted(coarse_phantom.iterdir()) if p != with_t2]
+    copy_patient(with_t2, source / "good", with_t2=True)
+    copy_patient(others[0], source / "plain")
+    flipped = copy_patient(others[1], source / "flipped")
+    write_mirrored_ct(others[1] / "ct.nii.gz", flipped / "ct.nii.gz")
+    foreign = copy_patient(others[0], source / "foreign")
+    shutil.copy(with_t2 / "ct.nii.gz", foreign / "ct.nii.gz")
+    arguments = ["convert", "--input", str(source), "--t1-id", "401", "--t2-id", "402", "--folds", "1",
+                 "--t1-test-fraction", "0", "--t2-test-fraction", "0", "--t2-val-fraction", "0"]
+
+    assert cli_main(arguments) == 1
+    t1 = fresh_nnunet["nnUNet_raw"] / "Dataset401_InputT1"
+    manifest = json.loads((t1 / "conversion.json").read_text(encoding="utf-8"))
+    assert sorted(manifest["cases"]) == ["good", "plain"]
+    for record in manifest["cases"].values():  # aligned within a voxel: accepted, with its uncertainty recorded
+        assert record["quality"]["uncertainty_mm"] < 1.0 and record["quality"]["tolerance_mm"] == 9.0
+    t2_record = json.loads((fresh_nnunet["nnUNet_raw"] / "Dataset402_InputT2" / "conversion.json")
+                           .read_text(encoding="utf-8"))["cases"]["good"]
+    assert t2_record["quality"]["uncertainty_mm"] < 1.0
+    assert "patient flipped" in manifest["left_out"]["flipped"] and "appears left-right flipped" in \
+        manifest["left_out"]["flipped"]
+    assert "patient foreign" in manifest["left_out"]["foreign"] and "registration failed" in \
+        manifest["left_out"]["foreign"]
+
+    assert cli_main(arguments + ["--accept", "flipped:T1"]) == 1  # the foreign CT is still refused
+    manifest = json.loads((t1 / "conversion.json").read_text(encoding="utf-8"))
+    kept = manifest["cases"]["flipped"]["quality"]["accepted_by_user"]
+    assert any("left-right flipped" in reason for reason in kept["refused_for"])
+    assert (t1 / "imagesTr" / "flipped_0000.nii.gz").is_file() and list(manifest["left_out"]) == ["foreign"]
+
+
+def test_accept_names_a_known_patient(coarse_phantom, fresh_nnunet, capsys):
+    status = cli_main(["convert", "--input", str(coarse_phantom), "--t1-id", "403", "--accept", "nobody:T1"])
+    assert status == 2 and "--accept nobody:T1: there is no patient 'nobody'" in capsys.readouterr().err
 
 
 # --- inputs that must be refused, each with its own message ------------------------------------
@@ -365,9 +413,10 @@ def test_bad_inputs_are_reported_by_patient_and_file_and_leave_nothing(phantom, 
     for patient, message in expected.items():
         assert any(f"patient {patient}" in line and message in line for line in failures), (patient, output)
     dataset = fresh_nnunet["nnUNet_raw"] / "Dataset201_InputT1"
+    # One usable patient cannot fill a training and a validation set: no data set nnU-Net would train on.
+    assert "  not written: Dataset201_InputT1: 1 training cases for 1 folds" in output
     written = sorted(p.name for p in dataset.rglob("*") if p.is_file())
-    assert written == ["conversion.json", "dataset.json", "good.nii.gz", "good.png", "good_0000.nii.gz",
-                       "splits_final.json"]
+    assert written == ["conversion.json", "good.nii.gz", "good.png", "good_0000.nii.gz"]
     left_out = json.loads((dataset / "conversion.json").read_text(encoding="utf-8"))["left_out"]
     assert set(left_out) == set(expected) - {"no_ct"}
 

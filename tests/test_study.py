@@ -171,6 +171,19 @@ def test_a_failed_step_names_itself_and_its_log(tmp_path):
     assert "run the same command again" in result.stderr
 
 
+def test_a_study_without_t2_test_patients_stops_before_any_training(tmp_path):
+    """The conversion's options reach the study; a split that leaves no T2 test patient stops the study
+    right after the conversion, naming the data set and what is missing, with no model trained."""
+    subprocess.run([str(BIN / "nnunet-t1t2"), "phantom", "--out", str(tmp_path / "patients"), "--n", "4",
+                    "--n-t2", "2", "--seed", "2"], env=environment(), check=True, capture_output=True)
+    result = subprocess.run(study_command(tmp_path / "patients", tmp_path / "out", "--t2-test-fraction", "0"),
+                            env=environment(), capture_output=True, encoding="utf-8", errors="replace")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Dataset502_PatientsT2: there is no test case" in output and "nothing was trained" in output, output
+    assert not list((tmp_path / "out" / "logs").glob("train*")) and not list(tmp_path.rglob("checkpoint_*.pth"))
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--strategies", "open", "ft4"], "unknown strategy ft4"),
     (["--folds", "2"], "no fold 2"),

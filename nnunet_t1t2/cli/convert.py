@@ -24,16 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_conversion_options(parser)
 
 
-def add_conversion_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+def add_conversion_options(parser: argparse.ArgumentParser, study: bool = False) -> None:
     """The options that decide a conversion's content, shared with ``nnunet-t1t2 study``, which passes
-    on only those given (``defaults=False``: unset options stay out of the namespace)."""
+    on only those given (``study``: unset options stay out of the namespace, and the number of folds
+    is the study preset's)."""
 
     def default(value):
-        return value if defaults else argparse.SUPPRESS
+        return argparse.SUPPRESS if study else value
 
     split = parser.add_argument_group("split (by patient; defaults are the paper's 50 T1 / 14 T2 patients)")
-    split.add_argument("--folds", type=int, default=default(3), help="cross-validation folds [3]")
-    split.add_argument("--split-seed", "--seed", dest="seed", type=int, default=default(0), help="seed of the split [0]")
+    if not study:
+        split.add_argument("--folds", type=int, default=3, help="cross-validation folds [3]")
+    split.add_argument(*(["--split-seed"] if study else ["--split-seed", "--seed"]), dest="seed", type=int,
+                       default=default(0), help="seed of the split [0]")
     split.add_argument("--t1-test-fraction", type=float, default=default(10 / 50), help="[0.2, 10 of 50]")
     split.add_argument("--t1-val-fraction", type=float, default=default(10 / 50), help="per fold [0.2, 10 of 50]")
     split.add_argument("--t2-test-fraction", type=float, default=default(3 / 14), help="[0.214, 3 of 14]")
@@ -45,8 +48,8 @@ def add_conversion_options(parser: argparse.ArgumentParser, defaults: bool = Tru
     labels.add_argument("--head-hu", type=float, default=default(-500.0), help="head mask threshold on CT [-500]")
     quality = parser.add_argument_group(
         "registration check (an image outside these limits is left out, unless kept with --accept)")
-    quality.add_argument("--tolerance-voxels", type=float, default=default(1.0),
-                         help="registration uncertainty allowed, in MR voxels (their largest edge) [1]")
+    quality.add_argument("--tolerance-voxels", type=float, default=default(1.5),
+                         help="registration uncertainty allowed, in MR voxels (their largest edge) [1.5]")
     quality.add_argument("--tolerance-min-mm", type=float, default=default(2.0),
                          help="... but at least this many mm [2]")
     quality.add_argument("--min-sharpness", type=float, default=default(0.15),
@@ -62,7 +65,7 @@ def add_conversion_options(parser: argparse.ArgumentParser, defaults: bool = Tru
 
 #: The conversion options by destination, as :func:`conversion_arguments` writes them back.
 CONVERSION_OPTIONS = {
-    "folds": "--folds", "seed": "--split-seed", "t1_test_fraction": "--t1-test-fraction",
+    "layout": "--layout", "seed": "--split-seed", "t1_test_fraction": "--t1-test-fraction",
     "t1_val_fraction": "--t1-val-fraction", "t2_test_fraction": "--t2-test-fraction",
     "t2_val_fraction": "--t2-val-fraction", "bone_hu": "--bone-hu", "air_hu": "--air-hu", "head_hu": "--head-hu",
     "tolerance_voxels": "--tolerance-voxels", "tolerance_min_mm": "--tolerance-min-mm",
@@ -92,4 +95,4 @@ def run(args: argparse.Namespace) -> int:
     summary = convert(args.input, args.layout, DatasetIds(args.t1_id, args.t2_id, args.t1t2_id), args.name,
                       settings, protocol, num_processes=args.np, accept=args.accept)
     print(summary.report())
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or summary.not_written else 0

@@ -7,12 +7,13 @@ HELP = "run the T1-to-T2 transfer study end to end (data to report) through nnU-
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from nnunet_t1t2.cli.convert import add_conversion_options
     from nnunet_t1t2.study.protocol import PLANS_CHOICES, PRESETS
     from nnunet_t1t2.study.strategies import STRATEGIES
 
     parser.add_argument("--data", required=True, metavar="DIR|phantom",
-                        help="folder of patients <patient>/{t1,t2,ct} (the `convert --layout paired` layout), or "
-                             "'phantom' for the built-in phantom")
+                        help="folder of patients in a layout of `nnunet-t1t2 convert` (--layout), or 'phantom' for the "
+                             "built-in phantom")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="study folder: its own nnU-Net folders, logs, predictions, report.md; run the same "
                              "command again to continue an interrupted study")
@@ -30,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training seeds: every model is trained once per seed, and the report's intervals and "
                              "verdicts cover the variation between them [the preset's]")
     add_cluster_arguments(parser)
+    conversion = parser.add_argument_group("conversion of --data (options of `nnunet-t1t2 convert`)")
+    conversion.add_argument("--layout", default=argparse.SUPPRESS,
+                            choices=["paired", "synthrad", "rire", "bids", "auto"],
+                            help="layout of --data [auto; paired for the phantom]")
+    add_conversion_options(parser, study=True)
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
     from nnunet_t1t2.study.cluster import ClusterOptions
     from nnunet_t1t2.study.runner import run_study
 
-    protocol = make_protocol(args.preset, args.strategies, args.folds, args.plans, seeds=args.seeds)
+    from nnunet_t1t2.cli.convert import conversion_arguments
+
+    protocol = make_protocol(args.preset, args.strategies, args.folds, args.plans, seeds=args.seeds,
+                             convert_options=conversion_arguments(args))
     cluster = ClusterOptions(args.workers, args.cluster, args.scheduler, args.gpus_per_training, args.queue,
                              args.walltime, args.account, args.cores, args.memory, args.gpus_per_job)
     report = run_study(protocol, args.data, Path(args.out), args.device, cluster=cluster)

@@ -12,7 +12,7 @@ import SimpleITK as sitk
 from nnunet_t1t2.conversion.layouts import PatientSource
 from nnunet_t1t2.conversion.quality import QualityLimits, check_quality, quality_problems, registration_quality
 from nnunet_t1t2.conversion.reading import read_mr
-from nnunet_t1t2.conversion.registration import (RegistrationProblem, RegistrationSettings, identity_registration,
+from nnunet_t1t2.conversion.registration import (Registration, RegistrationProblem, RegistrationSettings, identity_registration,
                                                  register, resample_ct_to_mr)
 from nnunet_t1t2.conversion.registration_check import check_pose
 from nnunet_t1t2.conversion.timing import StageClock
@@ -41,6 +41,18 @@ class LabelledImage:
     facts: dict
 
 
+def labels_from_ct(mr: sitk.Image, ct: sitk.Image, registration: Registration, thresholds: Thresholds,
+                   given_head_mask: sitk.Image | None = None) -> tuple[sitk.Image, sitk.Image, float]:
+    """The labels on the MR grid from the CT placed by ``registration``, the CT's head mask there, and
+    the fraction of the MR grid the CT covers."""
+    ct_on_mr, ct_coverage = resample_ct_to_mr(ct, mr, registration)
+    head = ct_head_mask(ct_on_mr, thresholds.head_hu)
+    if given_head_mask is not None:
+        # An outline mask may be dilated; keeping only CT head voxels stops outside air becoming "air".
+        head = head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    return tissue_labels(ct_on_mr, head, thresholds), head, ct_coverage
+
+
 def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, settings: ConversionSettings,
                    clock: StageClock, given_head_mask: sitk.Image | None = None,
                    accepted: bool = False) -> LabelledImage:
@@ -63,12 +75,7 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
         if not source.registered:
             pose = check_pose(problem, registration, settings.quality.tolerance_mm(mr), what)
     with clock.stage("labelling"):
-        ct_on_mr, ct_coverage = resample_ct_to_mr(ct, mr, registration)
-        head = ct_head_mask(ct_on_mr, settings.thresholds.head_hu)
-        if given_head_mask is not None:
-            # An outline mask may be dilated; keeping only CT head voxels stops outside air becoming "air".
-            head = head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
-        labels = tissue_labels(ct_on_mr, head, settings.thresholds)
+        labels, head, ct_coverage = labels_from_ct(mr, ct, registration, settings.thresholds, given_head_mask)
         quality = registration_quality(mr, mr_head, head, labels)
         if pose is not None:
             quality.update(pose.record())

@@ -100,6 +100,8 @@ class ConversionSummary:
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    not_written: list[str] = field(default_factory=list)
+    """Data sets left without dataset.json and splits, and why (a fold without training cases, say)."""
     clocks: dict[str, StageClock] = field(default_factory=dict)
     """Time per stage (:data:`STAGES`) of each patient with a converted image."""
 
@@ -114,6 +116,7 @@ class ConversionSummary:
         lines += [f"  failed: {reason}" for reason in sorted(self.failed)]
         lines += [f"  note: {note}" for note in self.notes]
         lines += [f"  {line}" for line in self.datasets]
+        lines += [f"  not written: {reason}" for reason in self.not_written]
         return "\n".join(lines)
 
 
@@ -366,7 +369,7 @@ def _finish(dataset: RawDataset, manifest: Manifest, split: PatientSplit, proven
         # nnU-Net would train on nothing, or fall back to its own random split: no dataset.json, no splits.
         dataset.withdraw()
         left_out = "".join(f"\n    left out {case}: {reason}" for case, reason in sorted(manifest.left_out.items()))
-        summary.failed.append(f"{dataset.folder_name} not written: {len(training)} training cases for {len(folds)} "
+        summary.not_written.append(f"{dataset.folder_name}: {len(training)} training cases for {len(folds)} "
                               f"folds (train/val {sizes}): {'; '.join(empty)}{left_out}")
         return
     test_patients = sorted(split.test_patients(dataset.kind))

@@ -80,7 +80,7 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     points = _head_points(problem.mr_head)
     centre = problem.head_centre()
     shift = max(RESTART_SHIFT_MM, tolerance)
-    restarts = [problem.optimise(_moved(pose, centre, shift * RESTART_DIRECTIONS[(k + 1) % 4],
+    restarts = [problem.optimise(moved_pose(pose, centre, shift * RESTART_DIRECTIONS[(k + 1) % 4],
                                         RESTART_DIRECTIONS[k], RESTART_ANGLE_DEG), what, native=False)
                 for k in range(len(RESTART_DIRECTIONS))]
     distances = tuple(_mean_displacement(r.transform, pose, points) for r in restarts)
@@ -89,7 +89,7 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     # misregistered pose is judged by its distance from that optimum (above), not twice.
     optimum = max((r.transform for r in restarts), key=problem.similarity)
     at_optimum = problem.similarity(optimum)
-    moved = [problem.similarity(_moved(optimum, centre, sign * tolerance * axis, axis, 0.0))
+    moved = [problem.similarity(moved_pose(optimum, centre, sign * tolerance * axis, axis, 0.0))
              for axis in np.eye(3) for sign in (1, -1)]
     cost = at_optimum - float(np.mean(moved))
     sharpness = min(at_optimum - m for m in moved) / at_optimum if at_optimum > 0 else 0.0
@@ -118,7 +118,7 @@ def _start(centre: tuple[float, ...]) -> sitk.Euler3DTransform:
     return start
 
 
-def _moved(pose: sitk.Euler3DTransform, centre, shift_mm: np.ndarray, axis: np.ndarray,
+def moved_pose(pose: sitk.Euler3DTransform, centre, shift_mm: np.ndarray, axis: np.ndarray,
            angle_deg: float) -> sitk.Euler3DTransform:
     """``pose`` after first rotating MR points by ``angle_deg`` about ``axis`` through ``centre`` and
     shifting them by ``shift_mm``: the same pose seen from a displaced start."""

@@ -25,13 +25,15 @@ class ConvertedDataset:
 
     @classmethod
     def read(cls, folder: Path) -> ConvertedDataset:
-        if not (folder / "dataset.json").is_file():
-            raise UserError(f"the conversion wrote no data set {folder}; see its log in the study's logs folder")
         manifest = folder / "conversion.json"
+        left_out = json.loads(manifest.read_text(encoding="utf-8")).get("left_out", {}) if manifest.is_file() else {}
+        if not (folder / "dataset.json").is_file():
+            raise UserError(f"the conversion wrote no data set {folder.name} (too few usable patients for its "
+                            f"folds); nothing was trained. See the conversion's log in the study's logs folder."
+                            + _listed(left_out))
         splits = folder / "splits_final.json"
         return cls(folder, _cases(folder / "labelsTr"), _cases(folder / "labelsTs"),
-                   tuple(json.loads(splits.read_text(encoding="utf-8"))) if splits.is_file() else (),
-                   json.loads(manifest.read_text(encoding="utf-8")).get("left_out", {}) if manifest.is_file() else {})
+                   tuple(json.loads(splits.read_text(encoding="utf-8"))) if splits.is_file() else (), left_out)
 
     def patients_in_fold(self, fold: int) -> tuple[int, int]:
         """Numbers of training and validation cases of ``fold``."""
@@ -45,9 +47,16 @@ class ConvertedDataset:
         if tested and not self.test_cases:
             problems.append("there is no test case")
         if problems:
-            left_out = "".join(f"\n  left out {case}: {reason}" for case, reason in sorted(self.left_out.items()))
             raise UserError(f"{self.folder.name}: {'; '.join(problems)}. The study needs more patients (with T2, "
-                            f"for the T2 data set), or fewer left out by the conversion.{left_out}")
+                            f"for the T2 data set), or fewer left out by the conversion (see its split options, "
+                            f"and --accept for images refused after a look); nothing was trained."
+                            + _listed(self.left_out))
+
+
+def _listed(left_out: dict[str, str]) -> str:
+    if not left_out:
+        return "\nNo image was left out."
+    return "".join(f"\n  left out {case}: {reason}" for case, reason in sorted(left_out.items()))
 
 
 def _cases(folder: Path) -> tuple[str, ...]:
