@@ -66,11 +66,13 @@ class ConvertStep(Step):
 
     def run(self, context: StudyContext) -> None:
         layout = context.layout
-        self.command(context, "nnunet-t1t2", "convert", "--input", str(context.data), "--layout", "paired",
+        phantom = context.data == layout.phantom
+        self.command(context, "nnunet-t1t2", "convert", "--input", str(context.data),
+                     "--layout", "paired" if phantom else "auto",
                      "--name", layout.dataset_name, *(f"--{kind.lower()}-id={i}" for kind, i in DATASET_IDS.items()),
                      "--folds", str(context.protocol.cv_folds), "-np", str(context.workers),
-                     *(context.protocol.phantom.convert_options if context.data == layout.phantom else ()),
-                     accepted_exit_codes=(0, CONVERT_LEFT_SOME_OUT))
+                     *(context.protocol.phantom.convert_options if phantom else ()),
+                     *context.protocol.convert_options, accepted_exit_codes=(0, CONVERT_LEFT_SOME_OUT))
         folds = context.protocol.folds
         ConvertedDataset.read(layout.raw_dataset("T1")).require_usable((SOURCE_FOLD,), tested=True)
         ConvertedDataset.read(layout.raw_dataset("T2")).require_usable(folds, tested=True)
