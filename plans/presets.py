@@ -9,6 +9,14 @@ Only the network and the patching change; spacing, normalisation and resampling 
 planned them. Patch sizes are given in nnU-Net's array order (after ``transpose_forward``: the
 slice axis first, so the paper's 48 slices come first) and are clipped to the median image shape,
 rounded down to a multiple of the total downsampling factor so that every level divides evenly.
+
+The plans name the network truthfully: :class:`~nnunet_t1t2.networks.se_unet.SEUNet` with its SE
+settings in ``arch_kwargs``, so stock ``nnUNetTrainer`` and its variants build, train and predict
+it through nnU-Net's own ``get_network_from_plans`` (``SEUNetTrainer`` stays the named entry
+point). The other configurations and their ``inherits_from`` entries are kept. The preprocessed
+data are shared with the plans the preset starts from (same ``data_identifier``): spacing,
+normalisation and resampling are unchanged, so ``nnUNetv2_preprocess`` with the preset's plans
+reuses (rewrites identically) what nnU-Net already wrote.
 """
 from __future__ import annotations
 
@@ -17,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batchgenerators.utilities.file_and_folder_operations import load_json, save_json
+from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.networks.se_unet import SEUNet
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,8 @@ class Topology:
     batch_size: int = 2
     norm_op: str = "torch.nn.modules.batchnorm.BatchNorm3d"
     nonlin: str = "torch.nn.ReLU"
+    se_mode: str = "cse_sse"
+    se_reduction: int = 2
 
 
 PRESETS = {
@@ -54,21 +66,19 @@ def apply_preset(plans: dict, preset: str, configuration: str = "3d_fullres") ->
     if configuration not in plans["configurations"]:
         raise UserError(f"plans {plans['plans_name']} have no configuration {configuration!r}")
     topology = PRESETS[preset]
+    planned = PlansManager(plans).get_configuration(configuration)  # inherited entries resolved
+    if len(planned.patch_size) != 3:
+        raise UserError(f"the {preset} preset is a 3D network; configuration {configuration!r} is 2D")
     new = copy.deepcopy(plans)
     new["plans_name"] = f"{plans['plans_name']}_{preset}"
-    config = new["configurations"][configuration]
-    if len(config["patch_size"]) != 3:
-        raise UserError(f"the {preset} preset is a 3D network; configuration {configuration!r} is 2D")
-    config.pop("inherits_from", None)
-    new["configurations"] = {configuration: config}
+    config = new["configurations"][configuration]  # only this configuration's own entries are written
 
     divisor = 2 ** (topology.n_stages - 1)
-    config["data_identifier"] = f"{new['plans_name']}_{configuration}"
-    config["patch_size"] = fitted_patch_size(topology.patch_size, config["median_image_size_in_voxels"], divisor)
+    config["patch_size"] = fitted_patch_size(topology.patch_size, planned.median_image_size_in_voxels, divisor)
     config["batch_size"] = topology.batch_size
     features = [min(topology.base_features * 2 ** s, topology.max_features) for s in range(topology.n_stages)]
     config["architecture"] = {
-        "network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
+        "network_class_name": f"{SEUNet.__module__}.{SEUNet.__name__}",
         "arch_kwargs": {
             "n_stages": topology.n_stages,
             "features_per_stage": features,
@@ -84,6 +94,8 @@ def apply_preset(plans: dict, preset: str, configuration: str = "3d_fullres") ->
             "dropout_op_kwargs": None,
             "nonlin": topology.nonlin,
             "nonlin_kwargs": {"inplace": True},
+            "se_mode": topology.se_mode,
+            "se_reduction": topology.se_reduction,
         },
         "_kw_requires_import": ["conv_op", "norm_op", "dropout_op", "nonlin"],
     }

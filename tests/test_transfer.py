@@ -154,15 +154,27 @@ def test_freezing_works_on_a_stock_plainconvunet_source(linked_target, monkeypat
     nnunet = linked_target.nnunet
     for key, value in nnunet.environment(**IN_PROCESS_AUGMENTATION).items():
         monkeypatch.setenv(key, value)
-    stock = get_trainer_from_args(str(T1_ID), CONFIG, 0, "nnUNetTrainer", PLANS, device=torch.device("cpu"))
+    # the demo plans with nnU-Net's PlainConvUNet instead of the SEUNet they name (same preprocessed data)
+    plans = json.loads((nnunet.preprocessed / linked_target.t1 / f"{PLANS}.json").read_text(encoding="utf-8"))
+    architecture = plans["configurations"][CONFIG]["architecture"]
+    architecture["network_class_name"] = "dynamic_network_architectures.architectures.unet.PlainConvUNet"
+    for key in ("se_mode", "se_reduction"):
+        del architecture["arch_kwargs"][key]
+    plans["plans_name"] = "nnUNetPlans_demo_stock"
+    (nnunet.preprocessed / linked_target.t1 / "nnUNetPlans_demo_stock.json").write_text(json.dumps(plans),
+                                                                                         encoding="utf-8")
+    stock = get_trainer_from_args(str(T1_ID), CONFIG, 0, "nnUNetTrainer", "nnUNetPlans_demo_stock",
+                                  device=torch.device("cpu"))
     stock.initialize()
-    stock.save_checkpoint(str(nnunet.fold_folder(linked_target.t1, "nnUNetTrainer") / "checkpoint_final.pth"))
+    stock.save_checkpoint(str(nnunet.fold_folder(linked_target.t1, "nnUNetTrainer", plans="nnUNetPlans_demo_stock")
+                              / "checkpoint_final.pth"))
 
-    nnunet.run("nnunet-t1t2", "link", "--source", str(T1_ID), "--target", str(T2_ID), "-p", PLANS,
+    nnunet.run("nnunet-t1t2", "link", "--source", str(T1_ID), "--target", str(T2_ID), "-p", "nnUNetPlans_demo_stock",
                "-tr", "nnUNetTrainer", "--target-plans", "nnUNetPlans_demo_plain", "-np", "1")
     nnunet.train(T2_ID, "FineTuneDecoderTrainer", "0", "nnUNetPlans_demo_plain")
     folder = nnunet.fold_folder(linked_target.t2, "FineTuneDecoderTrainer", plans="nnUNetPlans_demo_plain")
-    source = load(nnunet.fold_folder(linked_target.t1, "nnUNetTrainer") / "checkpoint_final.pth")
+    source = load(nnunet.fold_folder(linked_target.t1, "nnUNetTrainer", plans="nnUNetPlans_demo_stock")
+                  / "checkpoint_final.pth")
     target = load(folder / "checkpoint_final.pth")
     network = network_of(target)
     assert type(network).__name__ == "PlainConvUNet"

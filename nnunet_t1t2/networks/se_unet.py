@@ -4,7 +4,10 @@ The paper's network is a 3D encoder-decoder of conv-norm-ReLU stages with cSE+sS
 after every stage of three convolutions, transposed-convolution upsampling and skip connections.
 That is dynamic_network_architectures' PlainConvUNet plus SE blocks, so SEUNet builds exactly that
 network from the same plans arguments and appends one :class:`SqueezeExcitation` to the conv stack
-of every encoder stage (the last one is the bottleneck) and every decoder stage.
+of every encoder stage (the last one is the bottleneck) and every decoder stage. Plans can name
+it (``network_class_name`` ``nnunet_t1t2.networks.se_unet.SEUNet``, with ``se_mode`` and
+``se_reduction`` among the ``arch_kwargs``; the presets of :mod:`nnunet_t1t2.plans.presets` do),
+and then nnU-Net's own ``get_network_from_plans`` builds it for any stock trainer.
 
 Where the SE block sits, and why: it is appended as the last module of each stage's
 ``StackedConvBlocks.convs`` sequence (``...stages.<s>[.0].convs.<n_convs>``). Consequences:
@@ -74,15 +77,14 @@ class SEUNet(PlainConvUNet):
 
 
 def build_seunet_from_plans(configuration_manager: ConfigurationManager, num_input_channels: int,
-                            num_output_channels: int, deep_supervision: bool = True,
-                            se_mode: str = "cse_sse") -> SEUNet:
-    """An SEUNet with the topology that nnU-Net planned for PlainConvUNet (or for SEUNet itself)."""
+                            num_output_channels: int, deep_supervision: bool = True) -> SEUNet:
+    """The SEUNet that plans for SEUNet name (with their SE settings), or an SEUNet with the default
+    SE settings and the topology that nnU-Net planned for PlainConvUNet."""
     planned = configuration_manager.network_arch_class_name
     if planned.split(".")[-1] not in ("PlainConvUNet", "SEUNet"):
         raise UserError(f"SEUNet is built from plans for nnU-Net's PlainConvUNet, but this configuration plans "
                         f"{planned}. Use nnU-Net's default plans (nnUNetPlans) or `nnunet-t1t2 plans paper`.")
-    kwargs = dict(configuration_manager.network_arch_init_kwargs, se_mode=se_mode)
-    return get_network_from_plans(f"{SEUNet.__module__}.SEUNet", kwargs,
+    return get_network_from_plans(f"{SEUNet.__module__}.SEUNet", configuration_manager.network_arch_init_kwargs,
                                   configuration_manager.network_arch_init_kwargs_req_import,
                                   num_input_channels, num_output_channels, allow_init=True,
                                   deep_supervision=deep_supervision)

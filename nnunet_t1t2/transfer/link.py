@@ -6,7 +6,9 @@ does for pretraining, the source plans are copied to the target; the copy also r
 to start from, so that ``nnUNetv2_train TARGET 3d_fullres FOLD -tr HybridMulTrainer -p PLANS``
 needs no further flag. The target plans keep the source's identifier unless told otherwise (as in
 nnU-Net), but a target plans file that nnU-Net planned for the target itself is never overwritten
-without ``force``.
+without ``force``. The target's preprocessed data get a folder named after the target plans: the
+source's data identifier (plans presets share nnU-Net's ``nnUNetPlans_3d_fullres``) would mix
+them with the target's own nnU-Net preprocessing, which uses the target's spacing.
 """
 from __future__ import annotations
 
@@ -63,6 +65,9 @@ def link(source: SourceModel, target: str | int, target_plans: str | None = None
     shutil.copy(target_json_file, target_plans_file.parent / "dataset.json")  # as nnU-Net's planning does
     move_plans_between_datasets(source.dataset, target, source.plans, target_plans)
     plans = load_json(str(target_plans_file))
+    for name, configuration in plans["configurations"].items():
+        if "data_identifier" in configuration:  # the target's own nnUNetPlans data may share the source's name
+            configuration["data_identifier"] = f"{target_plans}_{name}"
     record_source(plans, source)
     save_json(plans, str(target_plans_file), sort_keys=False)
     return target_plans_file
