@@ -7,7 +7,8 @@
   augmentation (:mod:`.seeding`);
 * a choice of which modules train (:meth:`T1T2Trainer.trainable_modules`), honoured by the
   optimizer and by eval-mode holding (:mod:`nnunet_t1t2.transfer.freezing`);
-* ``convergence.json`` (epochs and seconds to convergence) in the output folder.
+* ``convergence.json`` (epochs and seconds to convergence) in the output folder;
+* with ``NNUNET_T1T2_PATIENCE``, a stop once the bone class stops improving (:mod:`.patience`).
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from nnunet_t1t2.atomic import write_json_atomically
 from nnunet_t1t2.errors import exit_on_user_error
 from nnunet_t1t2.training.convergence import convergence_record
 from nnunet_t1t2.training.overrides import OVERRIDES_FILE, continued_record, overrides_record, recorded_overrides
-from nnunet_t1t2.training.patience import patience_epochs
+from nnunet_t1t2.training.paper_schedule import EarlyStop
+from nnunet_t1t2.training.patience import patience_epochs, stop_on_plateau
 from nnunet_t1t2.training.seeding import deterministic_cudnn, seed_data_loaders, seed_global_generators
 from nnunet_t1t2.training.short_schedule import inference_mirroring, schedule_overrides, training_seed
 from nnunet_t1t2.transfer.freezing import count_parameters, freeze_all_but, hold_frozen_modules_in_eval, unwrap
@@ -110,6 +112,17 @@ class T1T2Trainer(nnUNetTrainer):
     def on_train_epoch_start(self):
         super().on_train_epoch_start()
         hold_frozen_modules_in_eval(self.network)
+
+    def on_epoch_start(self):
+        with exit_on_user_error():
+            stop_on_plateau(self)
+        super().on_epoch_start()
+
+    def run_training(self):
+        try:
+            super().run_training()
+        except EarlyStop:
+            self.on_train_end()
 
     def on_train_end(self):
         super().on_train_end()
