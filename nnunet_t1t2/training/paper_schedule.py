@@ -55,13 +55,7 @@ class PaperSchedule:
             self.print_to_log_file(f"Early stopping: no improvement of {self.monitored} for "
                                    f"{state.epochs_since_best} epochs (best at epoch {state.best_epoch}).")
             raise EarlyStop
-        super().on_epoch_start()
-
-    def run_training(self):
-        try:
-            super().run_training()
-        except EarlyStop:
-            self.on_train_end()
+        super().on_epoch_start()  # T1T2Trainer.run_training ends the training on EarlyStop
 
 
 def paper_variants(*trainers: type) -> dict[str, type]:
