@@ -38,10 +38,10 @@ def write_dicom_series(image: sitk.Image, folder) -> None:
     orientation = "\\".join(f"{v:.9f}" for v in (*direction[:, 0], *direction[:, 1]))
     for k in range(image.GetDepth()):
         slice_ = image[:, :, k]
+        position = "\\".join(f"{v:.6f}" for v in image.TransformIndexToPhysicalPoint((0, 0, k)))
         for tag, value in (("0008|0016", "1.2.840.10008.5.1.4.1.1.4"), ("0008|0060", "MR"),
                            ("0020|000e", "1.2.826.0.1.3680043.2.1125.1.4"), ("0020|0013", str(k + 1)),
-                           ("0020|0037", orientation),
-                           ("0020|0032", "\\".join(f"{v:.6f}" for v in image.TransformIndexToPhysicalPoint((0, 0, k))))):
+                           ("0020|0037", orientation), ("0020|0032", position)):
             slice_.SetMetaData(tag, value)
         writer.SetFileName(str(folder / f"{k:03d}.dcm"))
         writer.Execute(slice_)

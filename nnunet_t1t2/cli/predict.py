@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from nnunet_t1t2.output_folder import writable_folder
     from nnunet_t1t2.prediction.inputs import find_cases
     from nnunet_t1t2.prediction.model import check_model, default_cache, find_model, load_predictor
     from nnunet_t1t2.prediction.pseudo_ct import check_labels, parse_hu
@@ -54,11 +55,12 @@ def run(args: argparse.Namespace) -> int:
     model = check_model(folder, args.folds, args.checkpoint)
     if hu is not None:
         check_labels(model.labels, hu, str(model.folder))
-    print(f"model: {model.describe()}\n{len(cases)} case(s) -> {args.output}")
+    out = writable_folder(Path(args.output))
+    print(f"model: {model.describe()}\n{len(cases)} case(s) -> {out}")
     predictor = load_predictor(model, _device(args.device), use_mirroring=not args.disable_tta)
-    results = predict_cases(cases, predictor, model, Options(Path(args.output), args.format, hu, not args.no_qc))
+    results = predict_cases(cases, predictor, model, Options(out, args.format, hu, not args.no_qc))
     failed = [r for r in results if r.error]
-    print(f"{len(results) - len(failed)} of {len(results)} case(s) segmented into {args.output}")
+    print(f"{len(results) - len(failed)} of {len(results)} case(s) segmented into {out}")
     if failed:
         print(f"{len(failed)} failed:\n" + "\n".join(f"  {r.error}" for r in failed), file=sys.stderr)
     return 1 if failed else 0

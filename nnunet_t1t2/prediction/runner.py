@@ -2,6 +2,7 @@
 with its file named and the others go on."""
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,7 @@ def predict_cases(cases: list[Case], predictor, model: TrainedModel, options: Op
             result = CaseResult(case, error=f"{case.path}: {type(e).__name__}: {e}")
         result.seconds = time.perf_counter() - start
         if result.error:
-            tqdm.write(f"failed: {result.error}")
+            tqdm.write(f"failed: {result.error}", file=sys.stderr)
         results.append(result)
     succeeded = [r for r in results if r.error is None]
     if succeeded:
