@@ -6,10 +6,13 @@ against no fine-tuning (paired Dice difference, bootstrap 95 % interval, Wilcoxo
 
 Each seed is a separate demo (its own folder, ``--seeds S``), as a user would run it; a run that
 exists already is continued (finished steps are skipped, so its wall time is then not a timing).
+Beside the wall time, the CPU time of the demo's processes (user + system): on a machine shared
+with other work the wall time grows with the load, the CPU time much less.
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import time
@@ -27,20 +30,26 @@ BONE = "2"
 BASELINE = "no-ft"
 
 
-def run_demo(seed: int, out: Path) -> float:
-    started = time.perf_counter()
+def cpu_seconds_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_demo(seed: int, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one demo."""
+    started, cpu_before = time.perf_counter(), cpu_seconds_of_children()
     command = [str(Path(sys.executable).parent / "nnunet-t1t2"), "demo", "--out", str(out), "--seeds", str(seed)]
     with open(out.with_suffix(".log"), "w", encoding="utf-8") as log:
         status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
     if status != 0:
         raise SystemExit(f"the demo with seed {seed} failed (status {status}); see {out.with_suffix('.log')}")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, cpu_seconds_of_children() - cpu_before
 
 
-def summary(seed: int, out: Path, seconds: float) -> list[str]:
+def summary(seed: int, out: Path, seconds: float, cpu_seconds: float) -> list[str]:
     protocol = make_protocol("demo", seeds=[seed], environ={})
     results = StudyResults(StudyLayout(out, default_name(out / PHANTOM), protocol.plans_name), protocol)
-    lines = [f"seed {seed}: {seconds / 60:.1f} min"]
+    lines = [f"seed {seed}: {seconds / 60:.1f} min wall, {cpu_seconds / 60:.1f} min CPU"]
     for role in ("source", "augmentation"):
         bone = results.estimate(role, "T1", BONE)
         lines.append(f"  {role}: T1 test bone Dice {bone.mean:.3f}" if bone else f"  {role}: not evaluated")
@@ -62,8 +71,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         out = args.out / f"seed_{seed}"
-        seconds = run_demo(seed, out)
-        print("\n".join(summary(seed, out, seconds)), flush=True)
+        seconds, cpu_seconds = run_demo(seed, out)
+        print("\n".join(summary(seed, out, seconds, cpu_seconds)), flush=True)
 
 
 if __name__ == "__main__":
