@@ -64,7 +64,7 @@ def draw_dice_per_strategy(results: StudyResults, path: Path) -> None:
         axes.legend(fontsize=7, loc="lower left")
     else:
         axes.text(0.5, 0.5, "no T2 strategy was run", transform=axes.transAxes, ha="center")
-    axes.set_xlim(0, 1)
+    axes.set_xlim(0, 1.02)
     axes.set_xlabel("DSC on the T2 test set: mean over patients, bootstrap 95 % interval")
     axes.set_title("T2 test Dice per strategy", fontsize=10)
     _save(figure, path)
