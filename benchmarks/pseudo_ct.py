@@ -37,7 +37,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.reading import read_ct
-from nnunet_t1t2.conversion.tissue import LABELS
+from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.prediction.inputs import Case
 from nnunet_t1t2.prediction.model import check_model, default_cache, find_model, load_predictor
 from nnunet_t1t2.prediction.pseudo_ct import DEFAULT_HU, pseudo_ct

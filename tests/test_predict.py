@@ -174,7 +174,7 @@ def test_a_bad_case_among_good_ones(source_model, scans, tmp_path, capsys):
     sitk.WriteImage(good, str(truncated))
     truncated.write_bytes(truncated.read_bytes()[:2000])
     out = tmp_path / "out"
-    (out / ".staging_good").mkdir(parents=True)  # what a killed run leaves
+    (out / ".good.partial").mkdir(parents=True)  # what a killed run leaves
 
     status = main(["predict", "-i", str(inputs), "-o", str(out), "-m", str(source_model.parent), *FAST_PREDICT])
 

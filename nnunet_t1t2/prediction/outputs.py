@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from nnunet_t1t2.atomic import PARTIAL_SUFFIX, partial_name, write_text_atomically
 from nnunet_t1t2.prediction.formats import output_ending
 from nnunet_t1t2.prediction.inputs import Case
 
 VOLUMES_FILE = "volumes.csv"
 QC_FOLDER = "qc"
 PSEUDO_CT_SUFFIX = "_pseudo_ct"
-STAGING_PREFIX = ".staging_"
 
 
 def label_path(out: Path, case: Case, fmt: str) -> Path:
@@ -45,7 +45,7 @@ class CaseWriter:
 
     def __init__(self, out: Path, case: Case):
         self.out = out
-        self.staging = out / f"{STAGING_PREFIX}{case.name}"
+        self.staging = partial_name(out / case.name)
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir(parents=True)
         self._staged: dict[Path, Path] = {}
@@ -78,9 +78,12 @@ class CaseWriter:
 
 
 def remove_leftovers(out: Path) -> None:
-    """Staging folders of a run that was killed before it could remove them."""
-    for leftover in out.glob(f"{STAGING_PREFIX}*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    """Staging folders and partial files of a run that was killed before it could remove them."""
+    for leftover in out.glob(f".*{PARTIAL_SUFFIX}"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 def volumes_ml(labels: sitk.Image, model_labels: dict[str, int]) -> dict[str, float]:
@@ -106,7 +109,5 @@ def update_volumes_csv(out: Path, rows: Iterable[dict[str, object]]) -> Path:
     writer = csv.DictWriter(text, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
     writer.writerows(merged[name] for name in sorted(merged))
-    partial = path.with_name(f".{VOLUMES_FILE}.partial")
-    partial.write_text(text.getvalue(), encoding="utf-8")
-    os.replace(partial, path)
+    write_text_atomically(path, text.getvalue())
     return path
