@@ -122,7 +122,7 @@ def main() -> None:
                         outcomes[name].append(refused)
                         print(f"{acquisition:<12} {patient.name + ' ' + modality:<16} {name:<16} "
                               f"{'' if error is None else f'{error:.2f}':>13} {figures['uncertainty_mm']:>11.2f} "
-                              f"{figures['sharpness']:>9.3f} {figures['mirror_preference']:>7.2f}  "
+                              f"{figures['sharpness']:>9.3f} {figures['mirror_gain']:>7.3f}  "
                               f"{'REFUSED' if refused else 'accepted'}", flush=True)
     print("\nRefusal rate per case (all acquisitions):")
     for name, refusals in outcomes.items():

@@ -54,8 +54,9 @@ def add_conversion_options(parser: argparse.ArgumentParser, study: bool = False)
                          help="... but at least this many mm [2]")
     quality.add_argument("--min-sharpness", type=float, default=default(0.15),
                          help="least fraction of the similarity lost by a move of the tolerance [0.15]")
-    quality.add_argument("--max-mirror-preference", type=float, default=default(0.25),
-                         help="most advantage of the left-right mirrored CT, in units of that move's cost [0.25]")
+    quality.add_argument("--max-mirror-gain", type=float, default=default(0.005),
+                         help="most the left-right mirrored CT may fit better, as a fraction of the similarity "
+                              "[0.005]")
     quality.add_argument("--min-head-dice", type=float, default=default(0.8),
                          help="least Dice of the MR's and the registered CT's head masks [0.8]")
     quality.add_argument("--accept", action="append", metavar="PATIENT[:T1|T2]", default=default([]),
@@ -69,7 +70,7 @@ CONVERSION_OPTIONS = {
     "t1_val_fraction": "--t1-val-fraction", "t2_test_fraction": "--t2-test-fraction",
     "t2_val_fraction": "--t2-val-fraction", "bone_hu": "--bone-hu", "air_hu": "--air-hu", "head_hu": "--head-hu",
     "tolerance_voxels": "--tolerance-voxels", "tolerance_min_mm": "--tolerance-min-mm",
-    "min_sharpness": "--min-sharpness", "max_mirror_preference": "--max-mirror-preference",
+    "min_sharpness": "--min-sharpness", "max_mirror_gain": "--max-mirror-gain",
     "min_head_dice": "--min-head-dice", "accept": "--accept",
 }
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = ConversionSettings(Thresholds(args.bone_hu, args.air_hu, args.head_hu),
                                   quality=QualityLimits(args.min_head_dice, args.tolerance_voxels, args.tolerance_min_mm,
-                                                        args.min_sharpness, args.max_mirror_preference))
+                                                        args.min_sharpness, args.max_mirror_gain))
     protocol = SplitProtocol(args.folds, args.t1_test_fraction, args.t1_val_fraction, args.t2_test_fraction,
                              args.t2_val_fraction, args.seed)
     summary = convert(args.input, args.layout, DatasetIds(args.t1_id, args.t2_id, args.t1t2_id), args.name,

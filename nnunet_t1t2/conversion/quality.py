@@ -28,13 +28,15 @@ class QualityLimits:
     """When a registration is refused (``nnunet-t1t2 convert`` options of the same names).
 
     The tolerance is 1.5 MR voxels (largest edge), at least 2 mm: a pose within one voxel must never be
-    refused, and the uncertainty estimate itself carries a few tenths of a millimetre."""
+    refused, and the uncertainty estimate itself carries a few tenths of a millimetre. The mirrored CT
+    may fit up to 0.5 % better than the CT as stored (two optimisations of the same similarity differ
+    by about a tenth of that) before the CT is called flipped."""
 
     min_head_dice: float = 0.8
     tolerance_voxels: float = 1.5
     tolerance_min_mm: float = 2.0
     min_sharpness: float = 0.15
-    max_mirror_preference: float = 0.25
+    max_mirror_gain: float = 0.005
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_head_dice <= 1:

@@ -14,9 +14,10 @@ registration's own similarity (Mattes mutual information over the MR head, on th
   tolerance along each axis, as a fraction of the similarity there (the smallest of the six moves).
   A CT that belongs to no pose of this head (another patient's) matches nowhere sharply, so a move
   costs it little.
-* ``mirror_preference``: how much better the left-right mirrored CT, registered the same way, fits
-  than the CT as stored at that optimum, in units of what a move by the tolerance costs. A flipped CT (or MR) fits
-  better mirrored; for a nearly symmetric head both fit alike (near 0), and the labels agree then.
+* ``mirror_gain``: how much better the left-right mirrored CT, registered the same way, fits than the
+  CT as stored at that optimum, as a fraction of the similarity there. A flipped CT (or MR) fits better
+  mirrored; a correct one fits worse mirrored; for a nearly symmetric head both fit alike (near 0),
+  and then the labels agree too. Only a gain beyond the optimiser's noise refuses the case.
 
 The tolerance is the larger of a number of MR voxels (their largest edge) and a floor in mm, so the
 limits scale with each case's resolution. Every figure is recorded in ``conversion.json``.
@@ -45,12 +46,12 @@ class PoseCheck:
     uncertainty_mm: float
     restarts_mm: tuple[float, ...]
     sharpness: float
-    mirror_preference: float
+    mirror_gain: float
 
     def record(self) -> dict:
         return {"tolerance_mm": round(self.tolerance_mm, 3), "uncertainty_mm": round(self.uncertainty_mm, 3),
                 "restarts_mm": [round(d, 3) for d in self.restarts_mm], "sharpness": round(self.sharpness, 4),
-                "mirror_preference": round(self.mirror_preference, 4)}
+                "mirror_gain": round(self.mirror_gain, 4)}
 
     def problems(self, limits) -> list[str]:
         """Why the pose is refused under ``limits`` (:class:`~nnunet_t1t2.conversion.quality.QualityLimits`),
@@ -66,10 +67,11 @@ class PoseCheck:
                 f"moving the CT by {self.tolerance_mm:.1f} mm changes the image similarity by only "
                 f"{100 * self.sharpness:.0f}% in the least sensitive direction (less than "
                 f"{100 * limits.min_sharpness:.0f}%): no pose matches the MR sharply. Is the CT of this patient?")
-        if self.mirror_preference > limits.max_mirror_preference:
+        if self.mirror_gain > limits.max_mirror_gain:
             problems.append(
-                f"the left-right mirrored CT fits this MR better than the CT as stored (by {self.mirror_preference:.2f} "
-                f"times what a {self.tolerance_mm:.1f} mm shift costs): the CT or the MR appears left-right flipped")
+                f"the left-right mirrored CT fits this MR better than the CT as stored (by {100 * self.mirror_gain:.1f}% "
+                f"of the similarity, more than {100 * limits.max_mirror_gain:g}%): the CT or the MR appears left-right "
+                f"flipped")
         return problems
 
 
@@ -91,14 +93,13 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     at_optimum = problem.similarity(optimum)
     moved = [problem.similarity(moved_pose(optimum, centre, sign * tolerance * axis, axis, 0.0))
              for axis in np.eye(3) for sign in (1, -1)]
-    cost = at_optimum - float(np.mean(moved))
     sharpness = min(at_optimum - m for m in moved) / at_optimum if at_optimum > 0 else 0.0
 
     mirrored = RegistrationProblem.prepare(problem.mr, mirrored_left_right(problem.ct), problem.mr_head,
                                            problem.settings)
     mirrored_fit = mirrored.similarity(mirrored.optimise(_start(centre), what, native=False).transform)
-    preference = (mirrored_fit - at_optimum) / cost if cost > 0 else float("inf")
-    return PoseCheck(tolerance, float(np.median(distances)), distances, float(sharpness), float(preference))
+    gain = (mirrored_fit - at_optimum) / at_optimum if at_optimum > 0 else float("inf")
+    return PoseCheck(tolerance, float(np.median(distances)), distances, float(sharpness), float(gain))
 
 
 def mirrored_left_right(image: sitk.Image) -> sitk.Image:
