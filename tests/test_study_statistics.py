@@ -137,7 +137,8 @@ def test_findings_state_the_paired_bone_verdict_built_from_the_evaluation_json(t
 
 def test_findings_open_with_a_source_that_learned_no_bone_and_mark_bone_uninterpretable(tiny_study):
     lines = findings(tiny_study).splitlines()
-    assert lines[0] == "- **1 model learned no bone** (validation Dice below 0.1): the T1 source model (fold 0, seed 0): 0.020."
+    assert lines[0] == ("- **1 model learned no bone** (validation Dice below 0.1): "
+                        "the T1 source model (fold 0, seed 0): 0.020.")
     assert lines[1].startswith("- **Not interpretable: every T2 strategy on bone**") and "seed 0" in lines[1]
     bone = [line for line in lines if "T2 bone" in line]
     assert bone and all("not interpretable" in line for line in bone)
