@@ -17,7 +17,7 @@ from conftest import CONFIG, PLANS, T1_ID
 from nnunet_t1t2.cli import main
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.prediction.inputs import find_cases
-from nnunet_t1t2.prediction.model import check_model, install_zip
+from nnunet_t1t2.prediction.model import check_model, find_model, install_zip
 from nnunet_t1t2.prediction.pseudo_ct import DEFAULT_HU, parse_hu
 
 BONE_HU = 900  # an override, to show that --hu reaches the pseudo-CT
@@ -202,6 +202,19 @@ def test_model_problems_name_the_model_and_the_fix(source_model, tmp_path):
         check_model(folder, ["1"])
     with pytest.raises(UserError, match=r"takes 2 input channels \(T1, T2\); predict gives it one MR image"):
         check_model(folder, None)
+
+def test_dataset_trainer_plans_configuration_find_the_model_under_nnunet_results(phantom_datasets, source_model,
+                                                                                 monkeypatch, tmp_path):
+    for variable in ("nnUNet_raw", "nnUNet_preprocessed"):  # the data set is looked up under the results only
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("nnUNet_results", str(phantom_datasets.nnunet.results))
+    assert find_model(None, str(T1_ID), "SEUNetTrainer", PLANS, CONFIG, tmp_path) == source_model.parent
+    with pytest.raises(UserError, match="no trained model at .*OpenFineTuneTrainer__nnUNetPlans_demo__3d_fullres"):
+        find_model(None, str(T1_ID), "OpenFineTuneTrainer", PLANS, CONFIG, tmp_path)
+    monkeypatch.delenv("nnUNet_results")
+    with pytest.raises(UserError, match="nnUNet_results is not set"):
+        find_model(None, str(T1_ID), "SEUNetTrainer", PLANS, CONFIG, tmp_path)
+
 
 def test_a_missing_model_is_reported_before_any_case(tmp_path, capsys):
     image = tmp_path / "scan.nii.gz"
