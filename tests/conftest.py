@@ -25,6 +25,7 @@ FAST = {
     "NNUNET_T1T2_ITERATIONS": "2",
     "NNUNET_T1T2_VAL_ITERATIONS": "1",
     "NNUNET_T1T2_MIRRORING": "0",
+    "NNUNET_T1T2_SEED": "0",  # reproducible fixtures; tests/test_seeds.py retrains the source with it
     "nnUNet_def_n_proc": "1",
     "nnUNet_compile": "f",
 }

@@ -18,10 +18,11 @@ TRAINER = "SEUNetTrainer"
 
 
 @pytest.fixture(scope="module")
-def seeded_runs(phantom_datasets, tmp_path_factory) -> dict[str, Path]:
-    """Fold 0 of the T1 phantom trained three times (seeds 1, 1, 2), each in its own results root."""
-    nnunet, folders = phantom_datasets.nnunet, {}
-    for run, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+def seeded_runs(phantom_datasets, source_model, tmp_path_factory) -> dict[str, Path]:
+    """Fold 0 of the T1 phantom trained three times: the source model (seed 0, the fixtures' seed),
+    again with seed 0 and with seed 1, each in its own results root."""
+    nnunet, folders = phantom_datasets.nnunet, {"a": source_model}
+    for run, seed in (("b", "0"), ("c", "1")):
         results = tmp_path_factory.mktemp(f"results_{run}")
         nnunet.train(T1_ID, TRAINER, "0", PLANS, nnUNet_results=str(results), NNUNET_T1T2_SEED=seed)
         folders[run] = results / phantom_datasets.t1 / f"{TRAINER}__{PLANS}__3d_fullres" / "fold_0"
@@ -43,7 +44,7 @@ def test_one_seed_gives_bitwise_identical_checkpoints_and_two_seeds_different_on
 
 def test_the_settings_are_recorded_beside_the_checkpoints(seeded_runs):
     record = load_json(str(seeded_runs["a"] / OVERRIDES_FILE))
-    assert record["seed"] == 1 and record["inference_mirroring"] is False
+    assert record["seed"] == 0 and record["inference_mirroring"] is False
     assert record["schedule"] == {"num_epochs": 1, "num_iterations_per_epoch": 2, "num_val_iterations_per_epoch": 1}
     assert "nnunet-t1t2 settings of this training" in "".join(
         p.read_text(encoding="utf-8") for p in seeded_runs["a"].glob("training_log_*.txt"))
@@ -53,10 +54,10 @@ def test_continue_under_other_settings_is_refused_before_training(phantom_datase
     nnunet, folder = phantom_datasets.nnunet, seeded_runs["c"]
     results = str(folder.parents[2])
     before = (folder / "checkpoint_final.pth").stat().st_mtime_ns
-    for change in ({"NNUNET_T1T2_SEED": "3"}, {"NNUNET_T1T2_MIRRORING": "1", "NNUNET_T1T2_SEED": "2"}):
+    for change in ({"NNUNET_T1T2_SEED": "3"}, {"NNUNET_T1T2_MIRRORING": "1", "NNUNET_T1T2_SEED": "1"}):
         refused = nnunet.train(T1_ID, TRAINER, "0", PLANS, "--c", expect_ok=False, nnUNet_results=results, **change)
         assert "error: cannot continue (--c)" in refused.stderr and "Traceback" not in refused.stderr
-    env = nnunet.environment(**IN_PROCESS_AUGMENTATION, nnUNet_results=results, NNUNET_T1T2_SEED="2")
+    env = nnunet.environment(**IN_PROCESS_AUGMENTATION, nnUNet_results=results, NNUNET_T1T2_SEED="1")
     del env["NNUNET_T1T2_EPOCHS"]  # nnU-Net's full schedule continuing the 1-epoch run
     full = subprocess.run([str(BIN / "nnUNetv2_train"), str(T1_ID), CONFIG, "0", "-tr", TRAINER, "-p", PLANS,
                            "-device", "cpu", "--c"], env=env, capture_output=True, encoding="utf-8", errors="replace")
