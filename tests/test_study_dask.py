@@ -130,7 +130,7 @@ def test_two_workers_run_two_trainings_at_once(cluster_study):
     (start_a, end_a), (start_b, end_b) = map(span, trainings)
     assert start_a < end_b and start_b < end_a, trainings
     assert trainings[0]["worker"] != trainings[1]["worker"]
-    progress = [line for line in cluster_study.with_failure.stdout.splitlines() if "... done in" in line]
+    progress = [line for line in cluster_study.with_failure.stdout.splitlines() if " on worker-" in line]
     assert progress and all("running" in line and "waiting" in line and "dashboard" in line for line in progress)
 
 
