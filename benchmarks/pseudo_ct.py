@@ -3,13 +3,14 @@
     python benchmarks/pseudo_ct.py                               # quick T2 model on a small phantom, CPU
     python benchmarks/pseudo_ct.py --model model.zip --phantom DIR  # a given model on a given phantom
     python benchmarks/pseudo_ct.py --epochs 20 --iterations 25   # a longer schedule
+    python benchmarks/pseudo_ct.py --model M --patients 3 --test-fraction 1  # no training at all
 
 Without ``--model`` a T2 model is trained first, through the stock commands in temporary nnU-Net
-folders (``SEUNetTrainer``, demo plans, fold ``all``, no test-time mirroring; about ten minutes on
-two cores with the defaults) on the T2 scans of the first 70 % of the phantom's patients, with the
+folders (``SEUNetTrainer``, demo plans, fold ``all``, no test-time mirroring, 10 epochs of 20
+iterations by default), on the T2 scans of the first 70 % of the phantom's patients with the
 phantom's true labels. The other patients are the test patients: each one's T2 scan goes through
-``nnunet-t1t2 predict``'s library with the default HU per class (``nnunet_t1t2.prediction.pseudo_ct.DEFAULT_HU``, from the
-literature, not fitted to the phantom).
+``nnunet-t1t2 predict``'s library with the default HU per class
+(``nnunet_t1t2.prediction.pseudo_ct.DEFAULT_HU``, from the literature, not fitted to the phantom).
 
 The reference is the phantom's own CT, brought onto the T2 grid with the true transform recorded
 in ``phantom.json`` (``ct_from_t2 = ct_from_t1 @ inv(t2_from_t1)``, linear interpolation), so no
