@@ -64,11 +64,15 @@ def test_conservative_fine_tuning_freezes_exactly_the_early_layers(linked_target
     assert not any(k.startswith("encoder.") for k in trainable)
     assert_frozen_equal_and_trainable_changed(source, target, trainable)
 
-    trainable_parameters = [p for p in network.parameters() if p.requires_grad]
+    # nnU-Net's own optimizer lists every parameter, but torch's SGD skips those without a gradient:
+    # momentum (and weight decay) exist only for trainable ones
+    parameters = list(network.parameters())
+    trainable_parameters = [p for p in parameters if p.requires_grad]
     optimizer = target["optimizer_state"]
-    assert len(optimizer["param_groups"][0]["params"]) == len(trainable_parameters)
+    assert len(optimizer["param_groups"][0]["params"]) == len(parameters)
+    assert optimizer["state"]
     for index, state in optimizer["state"].items():  # the lowest-resolution head gets no gradient, hence no state
-        assert state["momentum_buffer"].shape == trainable_parameters[index].shape
+        assert parameters[index].requires_grad and state["momentum_buffer"].shape == parameters[index].shape
     log = next(folder.glob("training_log_*.txt")).read_text(encoding="utf-8")
     assert f"Trainable parameters: {sum(p.numel() for p in trainable_parameters):,} of " in log
 
