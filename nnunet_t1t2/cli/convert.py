@@ -52,8 +52,8 @@ def add_conversion_options(parser: argparse.ArgumentParser, study: bool = False)
                          help="registration uncertainty allowed, in MR voxels (their largest edge) [1.5]")
     quality.add_argument("--tolerance-min-mm", type=float, default=default(2.0),
                          help="... but at least this many mm [2]")
-    quality.add_argument("--min-sharpness", type=float, default=default(0.15),
-                         help="least fraction of the similarity lost by a move of the tolerance [0.15]")
+    quality.add_argument("--min-sharpness", type=float, default=default(0.25),
+                         help="how sharply the CT must match the MR at least, relative to the MR itself [0.25]")
     quality.add_argument("--max-mirror-gain", type=float, default=default(0.005),
                          help="most the left-right mirrored CT may fit better, as a fraction of the similarity "
                               "[0.005]")

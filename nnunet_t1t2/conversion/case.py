@@ -5,7 +5,7 @@ have moved between the two MR scans.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import SimpleITK as sitk
 
@@ -14,7 +14,7 @@ from nnunet_t1t2.conversion.quality import QualityLimits, check_quality, quality
 from nnunet_t1t2.conversion.reading import read_mr
 from nnunet_t1t2.conversion.registration import (Registration, RegistrationProblem, RegistrationSettings, identity_registration,
                                                  register, resample_ct_to_mr)
-from nnunet_t1t2.conversion.registration_check import check_pose
+from nnunet_t1t2.conversion.registration_check import PoseCheck, check_pose
 from nnunet_t1t2.conversion.timing import StageClock
 from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, label_volumes_ml, mr_head_mask, tissue_labels
 
@@ -39,6 +39,19 @@ class LabelledImage:
     mr: sitk.Image
     labels: sitk.Image
     facts: dict
+
+
+def checked_registration(problem: RegistrationProblem, registration: Registration, tolerance: float,
+                         what: str) -> tuple[Registration, PoseCheck]:
+    """``registration`` and its check; where the check's restarts found a better optimum out of the
+    tolerance (the registration stopped in a local one, as thick slices invite), the registration
+    continued from there, checked again and marked as such."""
+    pose = check_pose(problem, registration, tolerance, what)
+    if pose.uncertainty_mm <= tolerance or pose.optimum_gain <= 0:
+        return registration, pose
+    continued = problem.optimise(pose.optimum, what, levels=problem.levels[-1:])
+    continued = replace(continued, extra={**continued.extra, "continued_from_a_better_optimum_mm": pose.uncertainty_mm})
+    return continued, check_pose(problem, continued, tolerance, what)
 
 
 def labels_from_ct(mr: sitk.Image, ct: sitk.Image, registration: Registration, thresholds: Thresholds,
@@ -73,7 +86,7 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
             registration = register(problem, what)
     with clock.stage("registration check"):
         if not source.registered:
-            pose = check_pose(problem, registration, settings.quality.tolerance_mm(mr), what)
+            registration, pose = checked_registration(problem, registration, settings.quality.tolerance_mm(mr), what)
     with clock.stage("labelling"):
         labels, head, ct_coverage = labels_from_ct(mr, ct, registration, settings.thresholds, given_head_mask)
         quality = registration_quality(mr, mr_head, head, labels)

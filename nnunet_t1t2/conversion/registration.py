@@ -130,15 +130,16 @@ class RegistrationProblem:
     def head_centre(self) -> tuple[float, ...]:
         return _centroid(self.mr_head)
 
-    def similarity(self, transform: sitk.Transform) -> float:
-        """Mattes mutual information of the working copies at ``transform`` over every head voxel
-        (no random sampling, so two poses compare exactly); larger is more similar."""
+    def similarity(self, transform: sitk.Transform, moving: sitk.Image | None = None) -> float:
+        """Mattes mutual information of the MR's working copy and the CT's (or ``moving``, another image
+        on the working grid) at ``transform``, over every head voxel (no random sampling, so two poses
+        compare exactly); larger is more similar."""
         method = sitk.ImageRegistrationMethod()
         method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=self.settings.histogram_bins)
         method.SetMetricFixedMask(self.coarse_head)
         method.SetInterpolator(sitk.sitkLinear)
         method.SetInitialTransform(transform)
-        return -float(method.MetricEvaluate(self.coarse_mr, self.coarse_ct))
+        return -float(method.MetricEvaluate(self.coarse_mr, self.coarse_ct if moving is None else moving))
 
     def optimise(self, start: sitk.Euler3DTransform, what: str, levels: list[tuple[int, float]] | None = None,
                  native: bool = True) -> Registration:

@@ -10,10 +10,12 @@ registration's own similarity (Mattes mutual information over the MR head, on th
   ends, on average over the head, this far from it (the median over the restarts). A clear optimum
   draws every restart back to itself; a misregistered pose loses them to the real optimum; an
   ambiguous optimum scatters them. This is the registration uncertainty recorded for each case.
-* ``sharpness``: at the optimum the restarts found, the similarity lost when the CT is moved by the
-  tolerance along each axis, as a fraction of the similarity there (the smallest of the six moves).
-  A CT that belongs to no pose of this head (another patient's) matches nowhere sharply, so a move
-  costs it little.
+* ``sharpness``: at the optimum the restarts found, the fraction of the similarity lost when the CT
+  is moved along each axis (the smallest of the six moves), relative to the fraction the MR loses
+  against itself under the same moves. The MR's own loss carries its resolution, blur, noise and
+  contrast, so the ratio compares like with like: the patient's own CT matches about half as sharply
+  as the MR matches itself, a CT that belongs to no pose of this head (another patient's) matches
+  nowhere sharply. The moves are the tolerance, at least two voxels of the working copies.
 * ``mirror_gain``: how much better the left-right mirrored CT, registered the same way, fits than the
   CT as stored at that optimum, as a fraction of the similarity there. A flipped CT (or MR) fits better
   mirrored; a correct one fits worse mirrored; for a nearly symmetric head both fit alike (near 0),
@@ -36,6 +38,8 @@ RESTART_SHIFT_MM = 4.0
 RESTART_ANGLE_DEG = 4.0
 #: ... along these directions (shift and rotation axis), the corners of a tetrahedron.
 RESTART_DIRECTIONS = np.array([[1, 1, 1], [-1, 1, -1], [1, -1, -1], [-1, -1, 1]], dtype=float) / np.sqrt(3)
+#: Sharpness is probed by moves of the tolerance, but at least this many voxels of the working copies.
+SHARPNESS_PROBE_VOXELS = 2
 #: Head voxels whose displacement is averaged (a fixed, evenly spread subset).
 DISPLACEMENT_POINTS = 4000
 
@@ -47,6 +51,10 @@ class PoseCheck:
     restarts_mm: tuple[float, ...]
     sharpness: float
     mirror_gain: float
+    optimum: sitk.Euler3DTransform
+    """The best pose the restarts found."""
+    optimum_gain: float
+    """How much more similar that optimum is than the pose under test (a fraction; > 0: better)."""
 
     def record(self) -> dict:
         return {"tolerance_mm": round(self.tolerance_mm, 3), "uncertainty_mm": round(self.uncertainty_mm, 3),
@@ -64,9 +72,8 @@ class PoseCheck:
                 f"tolerance of {self.tolerance_mm:.1f} mm): the result is not a clear optimum")
         if self.sharpness < limits.min_sharpness:
             problems.append(
-                f"moving the CT by {self.tolerance_mm:.1f} mm changes the image similarity by only "
-                f"{100 * self.sharpness:.0f}% in the least sensitive direction (less than "
-                f"{100 * limits.min_sharpness:.0f}%): no pose matches the MR sharply. Is the CT of this patient?")
+                f"the CT matches the MR only {self.sharpness:.2f} times as sharply as the MR matches itself (less "
+                f"than {limits.min_sharpness:g}): no pose of this CT fits the MR well. Is the CT of this patient?")
         if self.mirror_gain > limits.max_mirror_gain:
             problems.append(
                 f"the left-right mirrored CT fits this MR better than the CT as stored (by {100 * self.mirror_gain:.1f}% "
@@ -91,15 +98,28 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     # misregistered pose is judged by its distance from that optimum (above), not twice.
     optimum = max((r.transform for r in restarts), key=problem.similarity)
     at_optimum = problem.similarity(optimum)
-    moved = [problem.similarity(moved_pose(optimum, centre, sign * tolerance * axis, axis, 0.0))
-             for axis in np.eye(3) for sign in (1, -1)]
-    sharpness = min(at_optimum - m for m in moved) / at_optimum if at_optimum > 0 else 0.0
+    probe = max(tolerance, SHARPNESS_PROBE_VOXELS * problem.settings.working_spacing_mm)
+    sharpness = _sharpness(problem, optimum, centre, probe) / _sharpness(problem, _start(centre), centre, probe,
+                                                                         moving=problem.coarse_mr)
 
     mirrored = RegistrationProblem.prepare(problem.mr, mirrored_left_right(problem.ct), problem.mr_head,
                                            problem.settings)
     mirrored_fit = mirrored.similarity(mirrored.optimise(_start(centre), what, native=False).transform)
     gain = (mirrored_fit - at_optimum) / at_optimum if at_optimum > 0 else float("inf")
-    return PoseCheck(tolerance, float(np.median(distances)), distances, float(sharpness), float(gain))
+    at_pose = problem.similarity(pose)
+    return PoseCheck(tolerance, float(np.median(distances)), distances, float(sharpness), float(gain), optimum,
+                     float((at_optimum - at_pose) / at_pose) if at_pose > 0 else float("inf"))
+
+
+def _sharpness(problem: RegistrationProblem, pose: sitk.Euler3DTransform, centre, probe_mm: float,
+               moving: sitk.Image | None = None) -> float:
+    """The smallest fraction of the similarity at ``pose`` lost by a move of ``probe_mm`` along an axis."""
+    at_pose = problem.similarity(pose, moving)
+    if at_pose <= 0:
+        return 0.0
+    moved = [problem.similarity(moved_pose(pose, centre, sign * probe_mm * axis, axis, 0.0), moving)
+             for axis in np.eye(3) for sign in (1, -1)]
+    return min(at_pose - m for m in moved) / at_pose
 
 
 def mirrored_left_right(image: sitk.Image) -> sitk.Image:
