@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
-from nnunet_t1t2.conversion.registration import Registration, RegistrationProblem, register
+from nnunet_t1t2.conversion.registration import Registration, RegistrationProblem
 
 #: Restarts start this far from the pose under test (at least; more for coarse images) ...
 RESTART_SHIFT_MM = 4.0

@@ -19,10 +19,11 @@ import hashlib
 import json
 import os
 import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnunet_t1t2.discovery import with_our_trainers
+from nnunet_t1t2.environment import environment_set
 from nnunet_t1t2.errors import UserError
 
 #: The reader nnU-Net's plans must name for :mod:`nnunet_t1t2.prediction.inference` to hand the
@@ -114,7 +115,7 @@ def load_predictor(model: TrainedModel, device: str, use_mirroring: bool):
     predictor = nnUNetPredictor(use_mirroring=use_mirroring, device=torch.device(device), allow_tqdm=False)
     folds = tuple(f if f == "all" else int(f) for f in model.folds)
     try:
-        with _our_trainers_visible():
+        with environment_set(with_our_trainers(os.environ)):
             predictor.initialize_from_trained_model_folder(str(model.folder), folds, model.checkpoint)
     except Exception as e:  # nnU-Net reports an incompatible checkpoint as whatever torch or it raises
         raise UserError(f"model {model.folder} cannot be loaded by nnU-Net ({type(e).__name__}: "
@@ -141,7 +142,7 @@ def install_zip(zip_path: Path, cache: Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        with _environment(nnUNet_results=str(staging)):
+        with environment_set({"nnUNet_results": str(staging)}):
             install_model_from_zip_file(str(zip_path))
         os.replace(staging, target)
     except (zipfile.BadZipFile, OSError) as e:
@@ -205,30 +206,3 @@ def _content_hash(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]
-
-
-@contextmanager
-def _our_trainers_visible():
-    """nnU-Net finds a checkpoint's trainer class by name; this package's trainers are found without
-    ``nnunet-t1t2 register-trainers`` or ``nnUNet_extTrainer`` being set up."""
-    from nnunet_t1t2.discovery import trainers_folder
-
-    paths = [p for p in os.environ.get("nnUNet_extTrainer", "").split(os.pathsep) if p]
-    with _environment(nnUNet_extTrainer=os.pathsep.join([*paths, str(trainers_folder())])):
-        yield
-
-
-@contextmanager
-def _environment(**variables: str):
-    """Environment variables set for the duration of the block (nnU-Net reads its paths from the
-    environment at the moment it uses them)."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

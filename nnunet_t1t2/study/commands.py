@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Mapping
 
+from nnunet_t1t2.environment import environment_set
 from nnunet_t1t2.errors import UserError
 
 #: On the CPU: no compilation, one export process in nnU-Net's validation (it starts 8 otherwise).
@@ -90,17 +91,8 @@ class CommandRunner:
     def nnunet_folders_in_process(self) -> Iterator[None]:
         """The study's nnU-Net folders in this process's environment, for the few library calls
         the study makes itself (re-installing splits); restored afterwards."""
-        variables = {k: v for k, v in self.environment.items() if k in NNUNET_FOLDERS}
-        saved = {k: os.environ.get(k) for k in variables}
-        os.environ.update(variables)
-        try:
+        with environment_set({k: v for k, v in self.environment.items() if k in NNUNET_FOLDERS}):
             yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def executable(name: str) -> Path:
