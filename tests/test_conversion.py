@@ -555,5 +555,6 @@ def test_convert_help_lists_the_options(capsys):
     with pytest.raises(SystemExit):
         cli_main(["convert", "--help"])
     text = capsys.readouterr().out
-    for option in ("--layout", "--t1t2-id", "--bone-hu", "--folds", "--max-bone-signal", "-np"):
+    for option in ("--layout", "--t1t2-id", "--bone-hu", "--folds", "--tolerance-voxels", "--min-sharpness",
+                   "--max-mirror-gain", "--accept", "-np"):
         assert option in text
