@@ -68,8 +68,11 @@ def judged(problem: RegistrationProblem, registration: Registration, settings: C
 def cases(mr: sitk.Image, ct: sitk.Image, other_ct: sitk.Image, rng: np.random.Generator):
     """(name, problem, registration) for every pose the benchmark judges on one MR image."""
     head = mr_head_mask(mr)
-    problem = RegistrationProblem.prepare(mr, ct, head, ConversionSettings().registration)
-    found = register(problem, "benchmark")
+    settings = ConversionSettings()
+    problem = RegistrationProblem.prepare(mr, ct, head, settings.registration)
+    # the pose the conversion ends with (continued from a better optimum where the restarts found one)
+    found, _ = checked_registration(problem, register(problem, "benchmark"), settings.quality.tolerance_mm(mr),
+                                    "benchmark")
     yield "none", problem, found
     centre = problem.head_centre()
     for shift in SHIFTS_MM:
@@ -116,7 +119,7 @@ def main() -> None:
                     for name, problem, registration in cases(mr, ct, other_ct, rng):
                         started = time.process_time()
                         problems, figures, registration = judged(problem, registration, settings,
-                                                                 found=name in ("none", "wrong patient", "flipped CT"))
+                                                                 found=name in ("wrong patient", "flipped CT"))
                         seconds.append(time.process_time() - started)
                         refused = bool(problems)
                         error = None
