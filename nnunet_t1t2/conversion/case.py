@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.layouts import PatientSource
-from nnunet_t1t2.conversion.quality import QualityLimits, check_quality, quality_problems, registration_quality
+from nnunet_t1t2.conversion.quality import QualityLimits, quality_problems, refusal, registration_quality
 from nnunet_t1t2.conversion.reading import read_mr
 from nnunet_t1t2.conversion.registration import (Registration, RegistrationProblem, RegistrationSettings, identity_registration,
                                                  register, resample_ct_to_mr)
@@ -94,7 +94,7 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
             quality.update(pose.record())
         refused = quality_problems(quality, pose, settings.quality)
         if refused and not accepted:
-            check_quality(quality, pose, settings.quality, what)
+            raise refusal(refused, what)
         if accepted:
             quality["accepted_by_user"] = {"refused_for": refused}
         facts = {

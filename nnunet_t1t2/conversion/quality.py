@@ -78,9 +78,7 @@ def quality_problems(quality: dict, pose: PoseCheck | None, limits: QualityLimit
     return problems
 
 
-def check_quality(quality: dict, pose: PoseCheck | None, limits: QualityLimits, what: str) -> None:
-    """Raise :class:`UserError` naming the case and every figure that refuses it."""
-    problems = quality_problems(quality, pose, limits)
-    if problems:
-        raise UserError(f"{what}: registration failed: {'; '.join(problems)}. This image is left out; look at its "
-                        f"overlay and keep it with --accept if it is right")
+def refusal(problems: list[str], what: str) -> UserError:
+    """The error that leaves a refused image out, naming the case and every figure that refuses it."""
+    return UserError(f"{what}: registration failed: {'; '.join(problems)}. This image is left out; look at its "
+                     f"overlay and keep it with --accept if it is right")

@@ -96,8 +96,8 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
 
     # Sharpness and the mirror test are asked of the optimum the restarts found, not of the pose: a
     # misregistered pose is judged by its distance from that optimum (above), not twice.
-    optimum = max((r.transform for r in restarts), key=problem.similarity)
-    at_optimum = problem.similarity(optimum)
+    at_optimum, optimum = max(((problem.similarity(r.transform), r.transform) for r in restarts),
+                              key=lambda scored: scored[0])
     probe = max(tolerance, SHARPNESS_PROBE_VOXELS * problem.settings.working_spacing_mm)
     sharpness = _sharpness(problem, optimum, centre, probe) / _sharpness(problem, _start(centre), centre, probe,
                                                                          moving=problem.coarse_mr)
