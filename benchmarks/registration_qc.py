@@ -32,7 +32,7 @@ from nnunet_t1t2.conversion.case import checked_registration, labels_from_ct
 from nnunet_t1t2.conversion.quality import quality_problems, registration_quality
 from nnunet_t1t2.conversion.reading import read_ct, read_mr
 from nnunet_t1t2.conversion.registration import Registration, RegistrationProblem, register
-from nnunet_t1t2.conversion.registration_check import _head_points, _mean_displacement, moved_pose, check_pose, \
+from nnunet_t1t2.conversion.registration_check import head_points, mean_displacement, moved_pose, check_pose, \
     mirrored_left_right
 from nnunet_t1t2.conversion.tissue import mr_head_mask
 from nnunet_t1t2.phantom import generate_phantom
@@ -114,7 +114,7 @@ def main() -> None:
                     if not (patient / f"{modality}.nii.gz").is_file():
                         continue
                     mr = read_mr(patient / f"{modality}.nii.gz", patient.name)
-                    points = _head_points(mr_head_mask(mr))
+                    points = head_points(mr_head_mask(mr))
                     voxel_edge = max(mr.GetSpacing())
                     for name, problem, registration in cases(mr, ct, other_ct, rng):
                         started = time.process_time()
@@ -124,7 +124,7 @@ def main() -> None:
                         refused = bool(problems)
                         error = None
                         if name not in ("wrong patient", "flipped CT"):
-                            error = _mean_displacement(registration.transform, true_transform(patient, modality),
+                            error = mean_displacement(registration.transform, true_transform(patient, modality),
                                                        points)
                             if error <= voxel_edge:
                                 by_truth["within one voxel (must accept)"].append(refused)

@@ -83,16 +83,16 @@ class PoseCheck:
 
 
 def check_pose(problem: RegistrationProblem, registration: Registration, tolerance: float, what: str) -> PoseCheck:
-    """The figures of the module docstring for ``registration`` (any pose, found or given), with
-    ``tolerance`` mm as the move that probes sharpness."""
+    """The figures of the module docstring for ``registration`` (any pose, found or given); ``tolerance``
+    mm sets how far the restarts start and how far the sharpness moves reach (at least two working voxels)."""
     pose = registration.transform
-    points = _head_points(problem.mr_head)
+    points = head_points(problem.mr_head)
     centre = problem.head_centre()
     shift = max(RESTART_SHIFT_MM, tolerance)
     restarts = [problem.optimise(moved_pose(pose, centre, shift * RESTART_DIRECTIONS[(k + 1) % 4],
                                         RESTART_DIRECTIONS[k], RESTART_ANGLE_DEG), what, native=False)
                 for k in range(len(RESTART_DIRECTIONS))]
-    distances = tuple(_mean_displacement(r.transform, pose, points) for r in restarts)
+    distances = tuple(mean_displacement(r.transform, pose, points) for r in restarts)
 
     # Sharpness and the mirror test are asked of the optimum the restarts found, not of the pose: a
     # misregistered pose is judged by its distance from that optimum (above), not twice.
@@ -154,7 +154,7 @@ def moved_pose(pose: sitk.Euler3DTransform, centre, shift_mm: np.ndarray, axis: 
     return result
 
 
-def _head_points(mr_head: sitk.Image) -> np.ndarray:
+def head_points(mr_head: sitk.Image) -> np.ndarray:
     """Physical positions (N, 3) of an evenly spread subset of the head's voxels."""
     index = np.argwhere(sitk.GetArrayViewFromImage(mr_head) > 0)[:, ::-1]
     step = max(1, len(index) // DISPLACEMENT_POINTS)
@@ -162,5 +162,5 @@ def _head_points(mr_head: sitk.Image) -> np.ndarray:
     return np.asarray(mr_head.GetOrigin()) + (index[::step] * mr_head.GetSpacing()) @ direction.T
 
 
-def _mean_displacement(a: sitk.Transform, b: sitk.Transform, points: np.ndarray) -> float:
+def mean_displacement(a: sitk.Transform, b: sitk.Transform, points: np.ndarray) -> float:
     return float(np.mean([np.linalg.norm(np.subtract(a.TransformPoint(p), b.TransformPoint(p))) for p in points]))
