@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import SimpleITK as sitk
 
-from nnunet_t1t2.conversion.registration_check import PoseCheck
+from nnunet_t1t2.conversion.registration_check import SIMILARITY_NOISE, PoseCheck
 from nnunet_t1t2.conversion.tissue import LABELS, dice
 from nnunet_t1t2.errors import UserError
 
@@ -38,7 +38,7 @@ class QualityLimits:
     tolerance_voxels: float = 1.5
     tolerance_min_mm: float = 2.0
     min_sharpness: float = 0.25
-    max_mirror_gain: float = 0.005
+    max_mirror_gain: float = SIMILARITY_NOISE
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_head_dice <= 1:

@@ -7,9 +7,13 @@ the poses around it and with the alternative that a wrong input would favour, al
 registration's own similarity (Mattes mutual information over the MR head, on the working copies):
 
 * ``uncertainty_mm``: the registration restarted from poses a few mm and degrees around the result
-  ends, on average over the head, this far from it (the median over the restarts). A clear optimum
-  draws every restart back to itself; a misregistered pose loses them to the real optimum; an
-  ambiguous optimum scatters them. This is the registration uncertainty recorded for each case.
+  ends, on average over the head, this far from it (the median over the restarts), or, where a
+  restart ended at a pose clearly more similar than the result (by more than the optimiser's
+  noise), as far as that pose, if farther. A clear optimum draws every restart back to itself; a
+  misregistered pose loses them to the real optimum (on coarse, thick-slice images some restarts
+  stop part of the way there, so their median alone understates the error; the better optimum they
+  found does not); an ambiguous optimum scatters them. This is the registration uncertainty
+  recorded for each case.
 * ``sharpness``: at the optimum the restarts found, the fraction of the similarity lost when the CT
   is moved along each axis (the smallest of the six moves), relative to the fraction the MR loses
   against itself under the same moves. The MR's own loss carries its resolution, blur, noise and
@@ -42,6 +46,9 @@ RESTART_DIRECTIONS = np.array([[1, 1, 1], [-1, 1, -1], [1, -1, -1], [-1, -1, 1]]
 SHARPNESS_PROBE_VOXELS = 2
 #: Head voxels whose displacement is averaged (a fixed, evenly spread subset).
 DISPLACEMENT_POINTS = 4000
+#: Two optimisations of the same similarity differ by about a tenth of this fraction of it: a pose
+#: more similar than another by more than this is clearly better (the mirror test's default limit too).
+SIMILARITY_NOISE = 0.005
 
 
 @dataclass(frozen=True)
@@ -53,19 +60,27 @@ class PoseCheck:
     mirror_gain: float
     optimum: sitk.Euler3DTransform
     """The best pose the restarts found."""
+    optimum_mm: float
+    """How far that optimum lies from the pose under test (mean over the head)."""
     optimum_gain: float
     """How much more similar that optimum is than the pose under test (a fraction; > 0: better)."""
 
     def record(self) -> dict:
         return {"tolerance_mm": round(self.tolerance_mm, 3), "uncertainty_mm": round(self.uncertainty_mm, 3),
-                "restarts_mm": [round(d, 3) for d in self.restarts_mm], "sharpness": round(self.sharpness, 4),
+                "restarts_mm": [round(d, 3) for d in self.restarts_mm], "best_restart_mm": round(self.optimum_mm, 3),
+                "best_restart_gain": round(self.optimum_gain, 4), "sharpness": round(self.sharpness, 4),
                 "mirror_gain": round(self.mirror_gain, 4)}
 
     def problems(self, limits) -> list[str]:
         """Why the pose is refused under ``limits`` (:class:`~nnunet_t1t2.conversion.quality.QualityLimits`),
         in words; empty if it is accepted."""
         problems = []
-        if self.uncertainty_mm > self.tolerance_mm:
+        if self.optimum_gain > SIMILARITY_NOISE and self.optimum_mm > self.tolerance_mm:
+            problems.append(
+                f"restarted from poses around the result, the registration found a pose {self.optimum_mm:.1f} mm "
+                f"from it on average over the head (more than the tolerance of {self.tolerance_mm:.1f} mm) that "
+                f"fits {100 * self.optimum_gain:.0f}% better: the result is not the optimum")
+        elif self.uncertainty_mm > self.tolerance_mm:
             problems.append(
                 f"restarted from poses {RESTART_SHIFT_MM:g} mm and {RESTART_ANGLE_DEG:g} degrees around the result, the "
                 f"registration ends {self.uncertainty_mm:.1f} mm from it on average over the head (more than the "
@@ -107,8 +122,11 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     mirrored_fit = mirrored.similarity(mirrored.optimise(_start(centre), what, native=False).transform)
     gain = (mirrored_fit - at_optimum) / at_optimum if at_optimum > 0 else float("inf")
     at_pose = problem.similarity(pose)
-    return PoseCheck(tolerance, float(np.median(distances)), distances, float(sharpness), float(gain), optimum,
-                     float((at_optimum - at_pose) / at_pose) if at_pose > 0 else float("inf"))
+    optimum_gain = float((at_optimum - at_pose) / at_pose) if at_pose > 0 else float("inf")
+    optimum_mm = mean_displacement(optimum, pose, points)
+    uncertainty = max(float(np.median(distances)), optimum_mm if optimum_gain > SIMILARITY_NOISE else 0.0)
+    return PoseCheck(tolerance, uncertainty, distances, float(sharpness), float(gain), optimum, optimum_mm,
+                     optimum_gain)
 
 
 def _sharpness(problem: RegistrationProblem, pose: sitk.Euler3DTransform, centre, probe_mm: float,
