@@ -60,7 +60,7 @@ setup(
         # and pip's fallback to older releases fails to build without nvidia-smi; on GPU nodes a user
         # installs a dask-cuda matching the installed distributed
         "cluster": ["dask-jobqueue"],
-        "test": ["pytest>=7", "dask-jobqueue"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "dask-jobqueue"],
     },
     entry_points={"console_scripts": ["nnunet-t1t2 = nnunet_t1t2.cli:main"]},
 )

@@ -1,11 +1,17 @@
-"""``nnunet-t1t2 study`` end to end on a tiny phantom, interrupted and resumed, and its report.
+"""``nnunet-t1t2 study`` end to end on a tiny phantom: on a local Dask cluster, killed, resumed with a
+failing strategy, finished on one worker; and its report.
 
-One study serves every end-to-end test: it is started as a subprocess, killed (with its whole
-process group) once the T1 source model is trained and the next training has started, and run
-again to the end. Tiny: six phantom patients (three with T2), one epoch of two iterations, five
-strategies covering every table and figure (no fine-tuning, FC and 3 conv layers for the Fig. 5
-line, hybrid, augmentation). Everything runs through the real commands, on the CPU, in the
-study's own nnU-Net folders under a temporary folder.
+One study serves every end-to-end test (tiny: six phantom patients, three with T2, one epoch of two
+iterations, five strategies covering every table and figure: no fine-tuning, FC and 3 conv layers
+for the Fig. 5 line, hybrid, augmentation). It runs three times through the real commands, on the
+CPU, in the study's own nnU-Net folders under a temporary folder:
+
+1. started on a local cluster of 2 workers and killed (with its whole process group) once the T1
+   source model is trained and two T2 trainings are running;
+2. resumed on 2 workers with one strategy made to fail (an unreadable ``checkpoint_latest.pth`` for
+   nnU-Net's ``--c``), which must leave the others trained, predicted, evaluated and in a report that
+   names the failure;
+3. the cause removed, finished on one worker (a sequential run) with every step of the study done.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,14 +31,17 @@ from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.study.figures import FIGURE_FILES
 from nnunet_t1t2.study.paper_values import COMPARISON_TABLES, FOLD_TABLES, PAPER_METRICS
 from nnunet_t1t2.study.protocol import PRESETS, make_protocol
+from nnunet_t1t2.study.steps import study_steps
 from nnunet_t1t2.study.strategies import STRATEGIES
 
 BIN = Path(sys.executable).parent
 TINY_SCHEDULE = {"NNUNET_T1T2_EPOCHS": "1", "NNUNET_T1T2_ITERATIONS": "2", "NNUNET_T1T2_VAL_ITERATIONS": "1"}
 RUN_STRATEGIES = ["no-ft", "fc", "ft3", "hybrid-mul", "augmentation"]
-SOURCE_STEP, NEXT_TRAINING_LOG = "train/seed_0/source/fold_0", "train_seed_0_no-ft_fold_0.log"
+FAILING = "ft3"
+SOURCE_STEP = "train/seed_0/source/fold_0"
 SOURCE_FOLD_FOLDER = "nnUNet_results/seed_0/Dataset501_PatientsT1/SEUNetTrainer__nnUNetPlans_demo__3d_fullres/fold_0"
-TIMEOUT_S = 1200
+FAILING_FOLD = "nnUNet_results/seed_0/Dataset502_PatientsT2/FineTune3ConvTrainer__nnUNetPlans_demo__3d_fullres/fold_0"
+TIMEOUT_S = 1500
 
 
 def environment() -> dict[str, str]:
@@ -45,59 +55,122 @@ def study_command(data: Path, out: Path, *extra: str) -> list[str]:
             "--strategies", *RUN_STRATEGIES, "--device", "cpu", *extra]
 
 
+def run(data: Path, out: Path, workers: int) -> subprocess.CompletedProcess:
+    return subprocess.run(study_command(data, out, "--workers", str(workers)), env=environment(), capture_output=True,
+                          encoding="utf-8", errors="replace", timeout=TIMEOUT_S)
+
+
+def state(out: Path) -> dict:
+    return json.loads((out / "study_state.json").read_text(encoding="utf-8"))
+
+
+def span(step: dict) -> tuple[datetime, datetime]:
+    return datetime.fromisoformat(step["started"]), datetime.fromisoformat(step["finished"])
+
+
 @dataclass
-class InterruptedStudy:
+class Study:
     out: Path
     data: Path
     source_checkpoint_mtime: float
-    rerun: subprocess.CompletedProcess
+    with_failure: subprocess.CompletedProcess
+    state_with_failure: dict
+    report_with_failure: str
+    finished: subprocess.CompletedProcess
 
 
-def wait_for(condition, what: str, process: subprocess.Popen) -> None:
+def running_t2_trainings(out: Path) -> int:
+    return sum(1 for strategy in RUN_STRATEGIES if strategy != "augmentation"
+               for _ in (out / "logs").glob(f"train_seed_0_{strategy}_fold_0.log"))
+
+
+def wait_for(condition, what: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + TIMEOUT_S
     while not condition():
         if process.poll() is not None:
-            raise AssertionError(f"the study ended (status {process.returncode}) before {what}")
+            raise AssertionError(f"the study ended (status {process.returncode}) before {what}:\n"
+                                 f"{log.read_text(encoding='utf-8')[-3000:]}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> InterruptedStudy:
+def study(tmp_path_factory) -> Study:
     root = tmp_path_factory.mktemp("study")
     data, out = root / "patients", root / "out"
     subprocess.run([str(BIN / "nnunet-t1t2"), "phantom", "--out", str(data), "--n", "6", "--n-t2", "3",
-                    "--seed", "1"], env=environment(), check=True, capture_output=True)
+                    "--seed", "1", "--size", "small"], env=environment(), check=True, capture_output=True)
 
-    with open(root / "first_run.log", "w", encoding="utf-8") as log:
-        first = subprocess.Popen(study_command(data, out), env=environment(), stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+    log = root / "killed_run.log"
+    with open(log, "w", encoding="utf-8") as stream:
+        first = subprocess.Popen(study_command(data, out, "--workers", "2"), env=environment(), stdout=stream,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            state = out / "study_state.json"
-            wait_for(lambda: state.is_file() and SOURCE_STEP in json.loads(state.read_text(encoding="utf-8"))["steps"],
-                     "the source training finished", first)
-            wait_for((out / "logs" / NEXT_TRAINING_LOG).is_file, "the next training started", first)
+            wait_for(lambda: (out / "study_state.json").is_file() and SOURCE_STEP in state(out)["steps"],
+                     "the source training finished", first, log)
+            wait_for(lambda: running_t2_trainings(out) >= 2, "two T2 trainings started", first, log)
         finally:
             os.killpg(first.pid, signal.SIGKILL)
             first.wait()
-    mtime = (out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime
+    source_mtime = (out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime
 
-    rerun = subprocess.run(study_command(data, out), env=environment(), capture_output=True, encoding="utf-8",
-                           errors="replace", timeout=TIMEOUT_S)
-    assert rerun.returncode == 0, f"re-run failed:\n{rerun.stdout[-4000:]}\n{rerun.stderr[-4000:]}"
-    return InterruptedStudy(out, data, mtime, rerun)
+    unreadable = out / FAILING_FOLD / "checkpoint_latest.pth"
+    unreadable.parent.mkdir(parents=True, exist_ok=True)
+    unreadable.write_bytes(b"not a checkpoint")
+    os.utime(unreadable, (time.time() + 86400, time.time() + 86400))  # newer than the source: --c is used
+    with_failure = run(data, out, 2)
+    assert (out / "report.md").is_file(), with_failure.stdout[-3000:] + with_failure.stderr[-3000:]
+    state_with_failure = state(out)
+    report_with_failure = (out / "report.md").read_text(encoding="utf-8")
+
+    unreadable.unlink()
+    finished = run(data, out, 1)
+    assert finished.returncode == 0, f"the last run failed:\n{finished.stdout[-4000:]}\n{finished.stderr[-4000:]}"
+    return Study(out, data, source_mtime, with_failure, state_with_failure, report_with_failure, finished)
 
 
-def test_rerun_skips_finished_training_and_redoes_the_interrupted_one(study):
-    lines = study.rerun.stdout.splitlines()
+def test_a_failed_strategy_leaves_the_others_finished_and_the_report_written(study):
+    result, steps = study.with_failure, study.state_with_failure["steps"]
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "training FineTune3ConvTrainer fold 0 seed 0 failed" in result.stderr
+    assert "train_seed_0_ft3_fold_0.log" in result.stderr and "run the same command again" in result.stderr
+    log = (study.out / "logs" / "train_seed_0_ft3_fold_0.log").read_text(encoding="utf-8")
+    assert "-tr FineTune3ConvTrainer -p nnUNetPlans_demo -device cpu --c" in log  # continued from checkpoint_latest
+    for strategy in (s for s in RUN_STRATEGIES if s != FAILING):
+        for prefix in ("train", "predict", "evaluate"):
+            assert any(key.startswith(f"{prefix}/seed_0/{strategy}/") for key in steps), (prefix, strategy)
+    assert not any(f"/{FAILING}/" in key for key in steps)
+    assert "predicting the T2 test set with FineTune3ConvTrainer fold 0 seed 0 ... not run" in result.stdout
+    assert list(study.state_with_failure["failed"]) == [f"train/seed_0/{FAILING}/fold_0"]
+    assert "## Failed steps" in study.report_with_failure
+    assert "FineTune3ConvTrainer" in study.report_with_failure.split("## Failed steps")[1].split("##")[0]
+
+
+def test_two_workers_run_two_trainings_at_once(study):
+    steps = study.state_with_failure["steps"]
+    trainings = [span(steps[f"train/seed_0/{s}/fold_0"]) + (steps[f"train/seed_0/{s}/fold_0"]["worker"],)
+                 for s in RUN_STRATEGIES if s != FAILING]
+    overlapping = [(a, b) for i, a in enumerate(trainings) for b in trainings[i + 1:]
+                   if a[0] < b[1] and b[0] < a[1] and a[2] != b[2]]
+    assert overlapping, trainings
+    progress = [line for line in study.with_failure.stdout.splitlines() if " on worker-" in line]
+    assert progress and all("running" in line and "waiting" in line and "dashboard" in line for line in progress)
+
+
+def test_the_killed_study_resumes_and_ends_with_every_step_of_a_sequential_run(study):
+    lines = study.with_failure.stdout.splitlines()
     assert any("training T1 source SEUNetTrainer fold 0 seed 0 ... skipped (done)" in line for line in lines)
     assert any("training NoFineTuneTrainer fold 0 seed 0 ... done in" in line for line in lines)
     assert (study.out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime == study.source_checkpoint_mtime
-    steps = json.loads((study.out / "study_state.json").read_text(encoding="utf-8"))["steps"]
-    trained = {key for key in steps if key.startswith("train/")}
-    assert trained == {f"train/seed_0/{role}/fold_0" for role in ["source", *RUN_STRATEGIES]}
-    assert study.rerun.stdout.rstrip().endswith(f"report: {study.out / 'report.md'}")
+    final = state(study.out)
+    protocol = make_protocol("demo", RUN_STRATEGIES, environ=TINY_SCHEDULE)
+    assert set(final["steps"]) == {step.key for step in study_steps(protocol, generate_phantom=False)}
+    assert final["failed"] == {}
+    assert study.finished.stdout.rstrip().endswith(f"report: {study.out / 'report.md'}")
+    report = (study.out / "report.md").read_text(encoding="utf-8")
+    assert "## Failed steps" not in report and "| Worker | Started | Finished |" in report
+    assert not (study.out / ".study.lock").exists()
 
 
 def test_every_training_records_its_compute_time(study):
