@@ -66,7 +66,8 @@ def durations_by_kind(state_files: list[Path]) -> dict[str, float]:
     measured: dict[str, list[float]] = {}
     for file in state_files:
         for key, step in json.loads(file.read_text(encoding="utf-8"))["steps"].items():
-            measured.setdefault(kind(key), []).append(step["seconds"])
+            if step["seconds"] is not None:  # None: found finished after a killed run, duration unknown
+                measured.setdefault(kind(key), []).append(step["seconds"])
     return {k: mean(v) for k, v in measured.items()}
 
 

@@ -73,6 +73,8 @@ class Study:
     out: Path
     data: Path
     source_checkpoint_mtime: float
+    interrupted: list[str]
+    """The T2 strategies whose training the kill interrupted."""
     with_failure: subprocess.CompletedProcess
     state_with_failure: dict
     report_with_failure: str
@@ -113,6 +115,10 @@ def study(tmp_path_factory) -> Study:
         finally:
             os.killpg(first.pid, signal.SIGKILL)
             first.wait()
+    interrupted = [strategy for strategy in RUN_STRATEGIES if strategy != "augmentation"
+                   and (out / "logs" / f"train_seed_0_{strategy}_fold_0.log").is_file()
+                   and not list((out / "nnUNet_results").glob(f"seed_0/*/{STRATEGIES[strategy].trainer_name('')}__*/"
+                                                               f"fold_0/checkpoint_final.pth"))]
     source_mtime = (out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime
 
     unreadable = out / FAILING_FOLD / "checkpoint_latest.pth"
@@ -127,7 +133,7 @@ def study(tmp_path_factory) -> Study:
     unreadable.unlink()
     finished = run(data, out, 1)
     assert finished.returncode == 0, f"the last run failed:\n{finished.stdout[-4000:]}\n{finished.stderr[-4000:]}"
-    return Study(out, data, source_mtime, with_failure, state_with_failure, report_with_failure, finished)
+    return Study(out, data, source_mtime, interrupted, with_failure, state_with_failure, report_with_failure, finished)
 
 
 def test_a_failed_strategy_leaves_the_others_finished_and_the_report_written(study):
@@ -149,8 +155,8 @@ def test_a_failed_strategy_leaves_the_others_finished_and_the_report_written(stu
 
 def test_two_workers_run_two_trainings_at_once(study):
     steps = study.state_with_failure["steps"]
-    trainings = [span(steps[f"train/seed_0/{s}/fold_0"]) + (steps[f"train/seed_0/{s}/fold_0"]["worker"],)
-                 for s in RUN_STRATEGIES if s != FAILING]
+    ran = [steps[f"train/seed_0/{s}/fold_0"] for s in RUN_STRATEGIES if s != FAILING]
+    trainings = [span(step) + (step["worker"],) for step in ran if step["seconds"] is not None]  # not found done
     overlapping = [(a, b) for i, a in enumerate(trainings) for b in trainings[i + 1:]
                    if a[0] < b[1] and b[0] < a[1] and a[2] != b[2]]
     assert overlapping, trainings
@@ -161,7 +167,11 @@ def test_two_workers_run_two_trainings_at_once(study):
 def test_the_killed_study_resumes_and_ends_with_every_step_of_a_sequential_run(study):
     lines = study.with_failure.stdout.splitlines()
     assert any("training T1 source SEUNetTrainer fold 0 seed 0 ... skipped (done)" in line for line in lines)
-    assert any("training NoFineTuneTrainer fold 0 seed 0 ... done in" in line for line in lines)
+    assert study.interrupted
+    for strategy in study.interrupted:  # started over (or continued), not taken as done
+        trainer = STRATEGIES[strategy].trainer_name("")
+        assert any(f"training {trainer} fold 0 seed 0 ... done in" in line or
+                   (strategy == FAILING and f"training {trainer} fold 0 seed 0 ... failed" in line) for line in lines)
     assert (study.out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime == study.source_checkpoint_mtime
     final = state(study.out)
     protocol = make_protocol("demo", RUN_STRATEGIES, environ=TINY_SCHEDULE)

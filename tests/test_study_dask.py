@@ -96,3 +96,20 @@ def test_an_existing_cluster_must_offer_the_training_resource(tmp_path):
                       resources={"training": 1}) as ready:
         with study_client(ClusterOptions(scheduler=ready.scheduler_address), "cpu", tmp_path) as client:
             assert client.submit(sum, [1, 2], resources={"training": 1}).result(timeout=60) == 3
+
+
+def test_a_step_found_finished_after_a_kill_is_recorded_without_a_made_up_duration(tmp_path):
+    """A training that a killed run finished, but did not record, is taken as done by its files; the state
+    then names it with its end time and no duration, and the report's Steps table says so."""
+    from nnunet_t1t2.study.markdown import MISSING
+    from nnunet_t1t2.study.report import steps_table
+    from nnunet_t1t2.study.state import StudyState
+
+    state = StudyState.open(tmp_path / "study_state.json", {"data": "phantom"})
+    state.record("convert", "converting", 12.0, "worker-0 on vm")
+    state.record_found("train/seed_0/no-ft/fold_0", "training NoFineTuneTrainer fold 0 seed 0", 1_700_000_000.0)
+    reopened = StudyState.open(tmp_path / "study_state.json", {"data": "phantom"})
+    found = reopened.steps["train/seed_0/no-ft/fold_0"]
+    assert found["seconds"] is None and "stopped before recording" in found["worker"] and found["finished"]
+    table = steps_table(tmp_path / "study_state.json")
+    assert f"| training NoFineTuneTrainer fold 0 seed 0 | {MISSING} |" in table and "12 s" in table

@@ -128,7 +128,7 @@ def steps_table(state_file: Path) -> str:
     steps = json.loads(state_file.read_text(encoding="utf-8"))["steps"] if state_file.is_file() else {}
     rows = [[step["title"], md.number(step["seconds"], 0), step.get("worker", ""), step.get("started", ""),
              step["finished"]] for step in steps.values()]
-    total = sum(step["seconds"] for step in steps.values())
+    total = sum(step["seconds"] or 0 for step in steps.values())
     return md.table(["Step", "Seconds", "Worker", "Started", "Finished"], rows) + \
         f"\n\nTime of all finished steps: {md.duration(total)} (steps on different workers overlap)."
 

@@ -138,6 +138,10 @@ class StudyExecution:
                     step = self.steps[key]
                     if step.is_done(self.context, self.state):
                         self.done.add(key)
+                        if not self.state.is_recorded(key):  # judged by its files: a killed run finished it
+                            log = self.context.layout.log_file(key)
+                            finished = log.stat().st_mtime if log.is_file() else time.time()
+                            self.state.record_found(key, step.title, finished)
                         self.line(key, "skipped (done)")
                         continue
                     future = self.client.submit(run_step_on_worker, step, self.context, key=key, pure=False,

@@ -60,6 +60,14 @@ class StudyState:
         self.failed.pop(key, None)
         self.save()
 
+    def record_found(self, key: str, title: str, finished: float) -> None:
+        """A step whose results a run left finished on disk but was stopped before recording it (its
+        duration and worker are unknown; ``finished`` is when its output was last written)."""
+        self.steps[key] = {"title": title, "seconds": None, "worker": "an earlier run, stopped before recording it",
+                           "started": "", "finished": timestamp(finished)}
+        self.failed.pop(key, None)
+        self.save()
+
     def record_failure(self, key: str, title: str, error: str) -> None:
         """A step that failed in this run (kept until it succeeds), for the report to name."""
         self.failed[key] = {"title": title, "error": error, "failed": timestamp(time.time())}
