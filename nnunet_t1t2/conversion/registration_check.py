@@ -20,8 +20,8 @@ registration's own similarity (Mattes mutual information over the MR head, on th
   contrast, so the ratio compares like with like: the patient's own CT matches about half as sharply
   as the MR matches itself, a CT that belongs to no pose of this head (another patient's) matches
   nowhere sharply. The moves are the tolerance, at least two voxels of the working copies.
-* ``mirror_gain``: how much better the left-right mirrored CT, registered the same way, fits than the
-  CT as stored at that optimum, as a fraction of the similarity there. A flipped CT (or MR) fits better
+* ``mirror_gain``: how much better the left-right mirrored CT, registered the same way (and from that
+  optimum too), fits than the CT as stored at that optimum, as a fraction of the similarity there. A flipped CT (or MR) fits better
   mirrored; a correct one fits worse mirrored; for a nearly symmetric head both fit alike (near 0),
   and then the labels agree too. Only a gain beyond the optimiser's noise refuses the case.
 
@@ -117,9 +117,12 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     sharpness = _sharpness(problem, optimum, centre, probe) / _sharpness(problem, _start(centre), centre, probe,
                                                                          moving=problem.coarse_mr)
 
+    # From the scanner's coordinates as the CT's own registration, and from the CT's optimum (a flipped
+    # CT's mirror image is the head as it is, near that pose): the better fit counts.
     mirrored = RegistrationProblem.prepare(problem.mr, mirrored_left_right(problem.ct), problem.mr_head,
                                            problem.settings)
-    mirrored_fit = mirrored.similarity(mirrored.optimise(_start(centre), what, native=False).transform)
+    mirrored_fit = max(mirrored.similarity(mirrored.optimise(start, what, native=False).transform)
+                       for start in (_start(centre), optimum))
     gain = (mirrored_fit - at_optimum) / at_optimum if at_optimum > 0 else float("inf")
     at_pose = problem.similarity(pose)
     optimum_gain = float((at_optimum - at_pose) / at_pose) if at_pose > 0 else float("inf")
