@@ -20,8 +20,8 @@ registration's own similarity (Mattes mutual information over the MR head, on th
   contrast, so the ratio compares like with like: the patient's own CT matches about half as sharply
   as the MR matches itself, a CT that belongs to no pose of this head (another patient's) matches
   nowhere sharply. The moves are the tolerance, at least two voxels of the working copies.
-* ``mirror_gain``: how much better the left-right mirrored CT, registered the same way (and from that
-  optimum too), fits than the CT as stored at that optimum, as a fraction of the similarity there. A flipped CT (or MR) fits better
+* ``mirror_gain``: how much better the left-right mirrored CT, registered the same way (restarts
+  included), fits than the CT as stored at that optimum, as a fraction of the similarity there. A flipped CT (or MR) fits better
   mirrored; a correct one fits worse mirrored; for a nearly symmetric head both fit alike (near 0),
   and then the labels agree too. Only a gain beyond the optimiser's noise refuses the case.
 
@@ -104,9 +104,7 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     points = head_points(problem.mr_head)
     centre = problem.head_centre()
     shift = max(RESTART_SHIFT_MM, tolerance)
-    restarts = [problem.optimise(moved_pose(pose, centre, shift * RESTART_DIRECTIONS[(k + 1) % 4],
-                                        RESTART_DIRECTIONS[k], RESTART_ANGLE_DEG), what, native=False)
-                for k in range(len(RESTART_DIRECTIONS))]
+    restarts = _restarted(problem, pose, centre, shift, what)
     distances = tuple(mean_displacement(r.transform, pose, points) for r in restarts)
 
     # Sharpness and the mirror test are asked of the optimum the restarts found, not of the pose: a
@@ -117,12 +115,14 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     sharpness = _sharpness(problem, optimum, centre, probe) / _sharpness(problem, _start(centre), centre, probe,
                                                                          moving=problem.coarse_mr)
 
-    # From the scanner's coordinates as the CT's own registration, and from the CT's optimum (a flipped
-    # CT's mirror image is the head as it is, near that pose): the better fit counts.
+    # The mirrored CT gets the same effort as the CT: registered from the scanner's coordinates, then
+    # restarted around that result (a registration from the scanner's coordinates alone can stop in a
+    # local optimum on thick slices, and a failed alternative would make any CT look unflipped).
     mirrored = RegistrationProblem.prepare(problem.mr, mirrored_left_right(problem.ct), problem.mr_head,
                                            problem.settings)
-    mirrored_fit = max(mirrored.similarity(mirrored.optimise(start, what, native=False).transform)
-                       for start in (_start(centre), optimum))
+    first = mirrored.optimise(_start(centre), what, native=False)
+    mirrored_fit = max(mirrored.similarity(r.transform)
+                       for r in (first, *_restarted(mirrored, first.transform, centre, shift, what)))
     gain = (mirrored_fit - at_optimum) / at_optimum if at_optimum > 0 else float("inf")
     at_pose = problem.similarity(pose)
     optimum_gain = float((at_optimum - at_pose) / at_pose) if at_pose > 0 else float("inf")
@@ -130,6 +130,15 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     uncertainty = max(float(np.median(distances)), optimum_mm if optimum_gain > SIMILARITY_NOISE else 0.0)
     return PoseCheck(tolerance, uncertainty, distances, float(sharpness), float(gain), optimum, optimum_mm,
                      optimum_gain)
+
+
+def _restarted(problem: RegistrationProblem, pose: sitk.Euler3DTransform, centre, shift_mm: float,
+               what: str) -> list[Registration]:
+    """The registration on the working copies restarted from poses ``shift_mm`` and
+    :data:`RESTART_ANGLE_DEG` around ``pose``, one per :data:`RESTART_DIRECTIONS`."""
+    return [problem.optimise(moved_pose(pose, centre, shift_mm * RESTART_DIRECTIONS[(k + 1) % 4],
+                                        RESTART_DIRECTIONS[k], RESTART_ANGLE_DEG), what, native=False)
+            for k in range(len(RESTART_DIRECTIONS))]
 
 
 def _sharpness(problem: RegistrationProblem, pose: sitk.Euler3DTransform, centre, probe_mm: float,
