@@ -52,7 +52,7 @@ def test_presets_name_the_seunet_and_keep_the_other_configurations_and_the_data(
     architecture = config["architecture"]
     assert architecture["network_class_name"] == "nnunet_t1t2.networks.se_unet.SEUNet"
     assert architecture["arch_kwargs"]["se_mode"] == "cse_sse" and architecture["arch_kwargs"]["se_reduction"] == 2
-    assert config["patch_size"] == [48, 64, 64]
+    assert config["patch_size"] == [32, 48, 48]
     assert plans["configurations"]["3d_fullres"]["patch_size"] == [80, 160, 160]  # the input is not changed
     cascade = apply_preset(plans, "paper", "3d_cascade_fullres")["configurations"]["3d_cascade_fullres"]
     assert cascade["inherits_from"] == "3d_fullres" and "data_identifier" not in cascade
