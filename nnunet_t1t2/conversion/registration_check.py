@@ -21,9 +21,10 @@ registration's own similarity (Mattes mutual information over the MR head, on th
   as the MR matches itself, a CT that belongs to no pose of this head (another patient's) matches
   nowhere sharply. The moves are the tolerance, at least two voxels of the working copies.
 * ``mirror_gain``: how much better the left-right mirrored CT, registered the same way (restarts
-  included), fits than the CT as stored at that optimum, as a fraction of the similarity there. A flipped CT (or MR) fits better
-  mirrored; a correct one fits worse mirrored; for a nearly symmetric head both fit alike (near 0),
-  and then the labels agree too. Only a gain beyond the optimiser's noise refuses the case.
+  included), fits than the CT as stored at that optimum, as a fraction of the similarity there. A
+  flipped CT (or MR) fits better mirrored; a correct one fits worse mirrored; for a nearly symmetric
+  head both fit alike (near 0), and then the labels agree too. Only a gain beyond the optimiser's
+  noise refuses the case.
 
 The tolerance is the larger of a number of MR voxels (their largest edge) and a floor in mm, so the
 limits scale with each case's resolution. Every figure is recorded in ``conversion.json``.
