@@ -155,7 +155,7 @@ def test_a_failed_strategy_leaves_the_others_finished_and_the_report_written(stu
 
 def test_two_workers_run_two_trainings_at_once(study):
     steps = study.state_with_failure["steps"]
-    ran = [steps[f"train/seed_0/{s}/fold_0"] for s in RUN_STRATEGIES if s != FAILING]
+    ran = [steps[f"train/seed_0/{s}/fold_0"] for s in ["source", *RUN_STRATEGIES] if s != FAILING]
     trainings = [span(step) + (step["worker"],) for step in ran if step["seconds"] is not None]  # not found done
     overlapping = [(a, b) for i, a in enumerate(trainings) for b in trainings[i + 1:]
                    if a[0] < b[1] and b[0] < a[1] and a[2] != b[2]]
