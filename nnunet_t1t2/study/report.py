@@ -98,7 +98,8 @@ def setup_section(context: StudyContext) -> str:
     lines = [
         f"- Data: {data}",
         f"- Preset `{protocol.preset}`: plans `{protocol.plans_name}` (3d_fullres), {trainers}; schedule variables: "
-        f"{schedule}; test-time mirroring {'on' if protocol.test_time_mirroring else 'off'}; device "
+        f"{schedule}; test-time mirroring {'on' if protocol.test_time_mirroring else 'off'}; prediction step size "
+        f"{protocol.prediction_step_size:g}; device "
         f"{context.runner.device}",
         f"- Folds: {', '.join(map(str, protocol.folds))} of {protocol.cv_folds}; the T1 source and the T1+T2 models "
         f"use fold {SOURCE_FOLD}",

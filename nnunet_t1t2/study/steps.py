@@ -173,7 +173,8 @@ class PredictStep(Step):
                      "-o", str(partial), "-d", str(DATASET_IDS[self.model.dataset]), "-c", CONFIGURATION,
                      "-tr", self.model.trainer, "-p", context.protocol.plans_name, "-f", str(self.model.fold),
                      "-device", context.runner.device, "-npp", processes, "-nps", processes,
-                     "--disable_progress_bar", *([] if context.protocol.test_time_mirroring else ["--disable_tta"]),
+                     "-step_size", str(context.protocol.prediction_step_size), "--disable_progress_bar",
+                     *([] if context.protocol.test_time_mirroring else ["--disable_tta"]),
                      variables=seed_variables(context, self.model))
         os.replace(partial, final)
 
