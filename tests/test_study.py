@@ -6,8 +6,10 @@ iterations, five strategies covering every table and figure: no fine-tuning, FC 
 for the Fig. 5 line, hybrid, augmentation). It runs three times through the real commands, on the
 CPU, in the study's own nnU-Net folders under a temporary folder:
 
-1. started on a local cluster of 2 workers and killed (with its whole process group) once the T1
-   source model is trained and two T2 trainings are running;
+1. started on a local cluster of 2 workers and stopped with SIGTERM to the study process alone (as
+   ``kill`` does) once the T1 source model is trained and two T2 trainings are running: it must stop
+   the commands its workers run before it ends; then its whole process group is killed (as a batch
+   system's walltime does);
 2. resumed on 2 workers with one strategy made to fail (an unreadable ``checkpoint_latest.pth`` for
    nnU-Net's ``--c``), which must leave the others trained, predicted, evaluated and in a report that
    names the failure;
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,6 +78,10 @@ class Study:
     source_checkpoint_mtime: float
     interrupted: list[str]
     """The T2 strategies whose training the kill interrupted."""
+    terminated_status: int
+    terminated_output: str
+    left_running: list[int]
+    """Processes working in the study's folders after the study process ended on SIGTERM."""
     with_failure: subprocess.CompletedProcess
     state_with_failure: dict
     report_with_failure: str
@@ -84,6 +91,19 @@ class Study:
 def running_t2_trainings(out: Path) -> int:
     return sum(1 for strategy in RUN_STRATEGIES if strategy != "augmentation"
                for _ in (out / "logs").glob(f"train_seed_0_{strategy}_fold_0.log"))
+
+
+def processes_working_in(out: Path) -> list[int]:
+    """The processes whose environment points at the study's nnU-Net folders (its steps' commands)."""
+    marker = f"nnUNet_raw={out / 'nnUNet_raw'}".encode()
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                pids.append(int(environ.parent.name))
+        except OSError:  # ended meanwhile
+            pass
+    return pids
 
 
 def wait_for(condition, what: str, process: subprocess.Popen, log: Path) -> None:
@@ -113,6 +133,12 @@ def study(tmp_path_factory) -> Study:
                      "the source training finished", first, log)
             wait_for(lambda: running_t2_trainings(out) >= 2, "two T2 trainings started", first, log)
         finally:
+            first.send_signal(signal.SIGTERM)
+            try:
+                terminated_status = first.wait(120)
+            except subprocess.TimeoutExpired:
+                terminated_status = None
+            left_running = processes_working_in(out)
             os.killpg(first.pid, signal.SIGKILL)
             first.wait()
     interrupted = [strategy for strategy in RUN_STRATEGIES if strategy != "augmentation"
@@ -133,7 +159,15 @@ def study(tmp_path_factory) -> Study:
     unreadable.unlink()
     finished = run(data, out, 1)
     assert finished.returncode == 0, f"the last run failed:\n{finished.stdout[-4000:]}\n{finished.stderr[-4000:]}"
-    return Study(out, data, source_mtime, interrupted, with_failure, state_with_failure, report_with_failure, finished)
+    return Study(out, data, source_mtime, interrupted, terminated_status, log.read_text(encoding="utf-8"),
+                 left_running, with_failure, state_with_failure, report_with_failure, finished)
+
+
+def test_a_terminated_study_stops_its_running_commands_before_it_ends(study):
+    assert study.terminated_status == 130, study.terminated_output[-3000:]
+    assert study.left_running == []
+    stopped = re.search(r"stopped the commands of (\d+) running step", study.terminated_output)
+    assert stopped and int(stopped.group(1)) >= len(study.interrupted) >= 1, study.terminated_output[-3000:]
 
 
 def test_a_failed_strategy_leaves_the_others_finished_and_the_report_written(study):

@@ -1,5 +1,5 @@
 """The study's Dask side without running a study: the dependency graph, the state lock, the batch
-systems' job scripts and the cluster options. The study itself runs on a local cluster of 2 workers
+systems' job scripts, the cluster options and stopping one study's commands. The study itself runs on a local cluster of 2 workers
 in tests/test_study.py (trainings side by side, a failure that stops only its branch, kill and resume).
 """
 from __future__ import annotations
@@ -8,12 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.study.cluster import ClusterOptions, job_options, split
+from nnunet_t1t2.study.commands import CommandFailed, CommandRunner, stop_commands
 from nnunet_t1t2.study.graph import dependencies
 from nnunet_t1t2.study.protocol import make_protocol
 from nnunet_t1t2.study.state import StudyLock
@@ -113,3 +116,32 @@ def test_a_step_found_finished_after_a_kill_is_recorded_without_a_made_up_durati
     assert found["seconds"] is None and "stopped before recording" in found["worker"] and found["finished"]
     table = steps_table(tmp_path / "study_state.json")
     assert f"| training NoFineTuneTrainer fold 0 seed 0 | {MISSING} |" in table and "12 s" in table
+
+
+def test_stopping_a_study_stops_its_commands_and_no_other_studys(tmp_path):
+    names = ("this", "other")
+    runners = {name: CommandRunner.for_study(tmp_path / name / "raw", tmp_path / name / "pre",
+                                             tmp_path / name / "res", "cpu") for name in names}
+    logs = {name: tmp_path / f"{name}.log" for name in names}
+    sleep = [Path(sys.executable).name, "-c", "import time; print('started', flush=True); time.sleep(60)"]
+    outcomes: dict[str, BaseException | int] = {}
+
+    def run(name: str) -> None:
+        try:
+            outcomes[name] = runners[name].run(sleep, logs[name])
+        except CommandFailed as e:
+            outcomes[name] = e
+
+    threads = {name: threading.Thread(target=run, args=(name,)) for name in names}
+    for thread in threads.values():
+        thread.start()
+    deadline = time.monotonic() + 60
+    while not all(log.is_file() and "started" in log.read_text() for log in logs.values()):
+        assert time.monotonic() < deadline, "the commands did not start"
+        time.sleep(0.2)
+    assert stop_commands(runners["this"].study) == 1
+    threads["this"].join(30)
+    assert isinstance(outcomes["this"], CommandFailed) and "status -15" in str(outcomes["this"])
+    assert threads["other"].is_alive()  # the other study's command runs on
+    assert stop_commands(runners["other"].study) == 1 and stop_commands(runners["other"].study) == 0
+    threads["other"].join(30)

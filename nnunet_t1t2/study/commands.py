@@ -11,6 +11,8 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
+from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +34,11 @@ STUDY_OWNED_PREFIXES = ("nnUNet_", "NNUNET_T1T2_")
 #: takes them from the worker that runs it, never from the process that started the study.
 WORKER_VARIABLES = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "nnUNet_n_proc_DA",
                     "nnUNet_def_n_proc")
+#: Seconds a stopped command has to end after SIGTERM before it is killed.
+STOP_GRACE_S = 10
+
+_running: dict[str, set[subprocess.Popen]] = defaultdict(set)
+_running_lock = threading.Lock()
 
 
 class CommandFailed(UserError):
@@ -55,6 +62,11 @@ class CommandRunner:
             environment.update(CPU_SETTINGS)
         return cls(environment, device)
 
+    @property
+    def study(self) -> str:
+        """The study these commands work for, named by its ``nnUNet_raw`` folder."""
+        return self.environment["nnUNet_raw"]
+
     def run(self, command: list[str], log: Path, accepted_exit_codes: tuple[int, ...] = (0,),
             training: Mapping[str, str] | None = None, variables: Mapping[str, str] | None = None) -> int:
         """Run ``command`` (its first word a console script of this environment), appending its
@@ -71,8 +83,15 @@ class CommandRunner:
         with open(log, "a", encoding="utf-8") as output:
             output.write(f"\n$ {shlex.join(command)}\n")
             output.flush()
-            status = subprocess.run(argv, env=environment, stdout=output, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL).returncode
+            process = subprocess.Popen(argv, env=environment, stdout=output, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
+            with _running_lock:
+                _running[self.study].add(process)
+            try:
+                status = process.wait()
+            finally:
+                with _running_lock:
+                    _running[self.study].discard(process)
         if status not in accepted_exit_codes:
             raise CommandFailed(f"`{shlex.join(command)}` exited with status {status}; its output is in {log}:\n"
                                 + tail(log))
@@ -93,6 +112,24 @@ class CommandRunner:
         the study makes itself (re-installing splits); restored afterwards."""
         with environment_set({k: v for k, v in self.environment.items() if k in NNUNET_FOLDERS}):
             yield
+
+
+def stop_commands(study: str) -> int:
+    """Stop the commands of ``study`` that run in this process (a Dask worker): SIGTERM, SIGKILL after
+    :data:`STOP_GRACE_S`; return how many were running. A study that is interrupted calls it on
+    every worker before it releases its lock: a worker's command is not its child, and would otherwise go
+    on writing into the study's folders while a re-run starts the same step."""
+    with _running_lock:
+        processes = list(_running.pop(study, ()))
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return len(processes)
 
 
 def executable(name: str) -> Path:

@@ -21,7 +21,7 @@ from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.output_folder import writable_folder
 from nnunet_t1t2.study.cluster import (RESOURCE, ClusterOptions, pin_worker_to_its_cores, study_client,
                                        worker_cores)
-from nnunet_t1t2.study.commands import CommandRunner
+from nnunet_t1t2.study.commands import CommandRunner, stop_commands
 from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.graph import dependencies
 from nnunet_t1t2.study.layout import StudyLayout
@@ -57,7 +57,11 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
         started = time.perf_counter()
         with study_client(cluster, device, out / "logs" / "dask") as client:
             print(f"Dask dashboard: {client.dashboard_link}{dashboard_note()}", file=stream, flush=True)
-            failed = StudyExecution(client, steps, context, state, stream).run()
+            try:
+                failed = StudyExecution(client, steps, context, state, stream).run()
+            except BaseException:  # Ctrl-C, SIGTERM: stop what the workers run before the lock is released
+                stop_running_commands(client, runner.study, stream)
+                raise
         failed.update(write_report(steps, context, state, stream))
         print(f"study finished in {duration(time.perf_counter() - started)}", file=stream)
     if failed:
@@ -67,6 +71,18 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
                         + f"\nThe report {layout.report} shows what finished. Fix the cause and run the same command "
                           f"again; finished steps are skipped.")
     return layout.report
+
+
+def stop_running_commands(client, study: str, stream: TextIO) -> None:
+    """Stop the commands the study's steps run on every worker of ``client``'s cluster (other studies'
+    on a shared cluster go on)."""
+    try:
+        answers = client.run(stop_commands, study, on_error="return").values()
+    except Exception as e:  # the cluster is going away itself: nothing more to do
+        print(f"could not reach the workers to stop the running steps' commands: {e}", file=stream)
+        return
+    stopped = sum(answer for answer in answers if isinstance(answer, int))
+    print(f"stopped the commands of {stopped} running step(s)", file=stream, flush=True)
 
 
 def run_step_on_worker(step: Step, context: StudyContext) -> dict:
