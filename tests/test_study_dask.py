@@ -1,6 +1,7 @@
 """The study's Dask side without running a study: the dependency graph, the state lock, the batch
-systems' job scripts, the cluster options and stopping one study's commands. The study itself runs on a local cluster of 2 workers
-in tests/test_study.py (trainings side by side, a failure that stops only its branch, kill and resume).
+systems' job scripts, the cluster options and stopping one study's commands. The study itself runs
+on a local cluster of 2 workers in tests/test_study.py (trainings side by side, a failure that stops
+only its branch, stop, kill and resume).
 """
 from __future__ import annotations
 
