@@ -57,11 +57,7 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
         started = time.perf_counter()
         with study_client(cluster, device, out / "logs" / "dask") as client:
             print(f"Dask dashboard: {client.dashboard_link}{dashboard_note()}", file=stream, flush=True)
-            try:
-                failed = StudyExecution(client, steps, context, state, stream).run()
-            except BaseException:  # Ctrl-C, SIGTERM: stop what the workers run before the lock is released
-                stop_running_commands(client, runner.study, stream)
-                raise
+            failed = StudyExecution(client, steps, context, state, stream).run()
         failed.update(write_report(steps, context, state, stream))
         print(f"study finished in {duration(time.perf_counter() - started)}", file=stream)
     if failed:
@@ -117,6 +113,14 @@ class StudyExecution:
 
     def run(self) -> dict[str, tuple[str, str]]:
         """Run every step; return the failed ones as key -> (title, error)."""
+        try:
+            return self.run_until_done()
+        except BaseException:  # Ctrl-C, SIGTERM: no step may go on once the study has released its lock
+            self.client.cancel(list(self.in_flight))  # the queued ones must not start
+            stop_running_commands(self.client, self.context.runner.study, self.stream)
+            raise
+
+    def run_until_done(self) -> dict[str, tuple[str, str]]:
         self.submit_ready()
         for future in self.completed:
             key = self.in_flight.pop(future)
