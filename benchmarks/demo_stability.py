@@ -1,6 +1,8 @@
 """Is the demo's finding stable? Run ``nnunet-t1t2 demo`` once per seed and print, per run, the
 wall time, whether the from-scratch models learned bone, and the T2 bone verdicts of each hybrid
-against no fine-tuning (paired Dice difference, bootstrap 95 % interval, Wilcoxon p).
+against no fine-tuning (paired Dice difference, bootstrap 95 % interval, Wilcoxon p); then the
+same comparison over all the seeds' trainings together, as a study with ``--seeds 0 1 2`` states it
+(the phantom is the same in every run, so are the test patients).
 
     python benchmarks/demo_stability.py [--seeds 0 1 2] [--out demo_stability]
 
@@ -25,6 +27,7 @@ from nnunet_t1t2.study.learning import learning_failures
 from nnunet_t1t2.study.protocol import make_protocol
 from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.runner import PHANTOM
+from nnunet_t1t2.study.statistics import paired_comparison
 
 BONE = "2"
 BASELINE = "no-ft"
@@ -47,8 +50,8 @@ def run_demo(seed: int, out: Path) -> tuple[float, float]:
 
 
 def summary(seed: int, out: Path, seconds: float, cpu_seconds: float) -> list[str]:
-    protocol = make_protocol("demo", seeds=[seed], environ={})
-    results = StudyResults(StudyLayout(out, default_name(out / PHANTOM), protocol.plans_name), protocol)
+    results = results_of(seed, out)
+    protocol = results.protocol
     lines = [f"seed {seed}: {seconds / 60:.1f} min wall, {cpu_seconds / 60:.1f} min CPU"]
     for role in ("source", "augmentation"):
         bone = results.estimate(role, "T1", BONE)
@@ -63,16 +66,39 @@ def summary(seed: int, out: Path, seconds: float, cpu_seconds: float) -> list[st
     return lines
 
 
+def results_of(seed: int, out: Path) -> StudyResults:
+    protocol = make_protocol("demo", seeds=[seed], environ={})
+    return StudyResults(StudyLayout(out, default_name(out / PHANTOM), protocol.plans_name), protocol)
+
+
+def pooled_verdicts(runs: dict[int, Path]) -> list[str]:
+    """Each hybrid against no fine-tuning over every seed's trainings (paired by seed and patient)."""
+    protocol = make_protocol("demo", environ={})
+    lines = [f"all seeds together ({', '.join(map(str, runs))}):"]
+    for strategy in protocol.t2_strategies:
+        if strategy.family != "hybrid":
+            continue
+        values = {role: {run: patients for seed, out in runs.items()
+                         for run, patients in results_of(seed, out).per_patient_values(role, TEST_SET, BONE).items()}
+                  for role in (strategy.key, BASELINE)}
+        comparison = paired_comparison(values[strategy.key], values[BASELINE])
+        lines.append("  " + (verdict("T2 bone", short_name(strategy.key), short_name(BASELINE), comparison)
+                             if comparison else f"{strategy.key}: not evaluated"))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path("demo_stability"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for seed in args.seeds:
-        out = args.out / f"seed_{seed}"
+    runs = {seed: args.out / f"seed_{seed}" for seed in args.seeds}
+    for seed, out in runs.items():
         seconds, cpu_seconds = run_demo(seed, out)
         print("\n".join(summary(seed, out, seconds, cpu_seconds)), flush=True)
+    if len(runs) > 1:
+        print("\n".join(pooled_verdicts(runs)), flush=True)
 
 
 if __name__ == "__main__":

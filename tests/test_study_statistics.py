@@ -1,6 +1,6 @@
 """The study's statistics (bootstrap intervals, paired Wilcoxon verdicts) and the report's Findings,
-checked against hand-computed values and scipy called directly, on evaluation JSONs written by
-hand into a temporary study layout (no training)."""
+checked against hand-computed values, scipy called directly and a plain loop over the same bootstrap
+draws, on evaluation JSONs written by hand into a temporary study layout (no training)."""
 from __future__ import annotations
 
 import json
@@ -17,6 +17,7 @@ from nnunet_t1t2.study.findings import findings
 from nnunet_t1t2.study.layout import Model, StudyLayout
 from nnunet_t1t2.study.protocol import make_protocol
 from nnunet_t1t2.study.results import StudyResults
+from nnunet_t1t2.study.findings import verdict
 from nnunet_t1t2.study.statistics import (BOOTSTRAP_SEED, RESAMPLES, bootstrap_interval, estimate,
                                           paired_comparison, patient_means, wilcoxon_p)
 from nnunet_t1t2.study.tables import per_patient_table
@@ -28,6 +29,22 @@ def scipy_interval(values: list[float]) -> tuple[float, float]:
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def two_level_by_hand(table: list[list[float | None]]) -> tuple[float, float]:
+    """The two-level bootstrap written as a loop: the same draws (runs, then patients, per resample),
+    each resample's statistic computed on its own."""
+    values = np.array([[np.nan if v is None else v for v in row] for row in table])
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    rows = rng.integers(0, values.shape[0], (RESAMPLES, values.shape[0]))
+    columns = rng.integers(0, values.shape[1], (RESAMPLES, values.shape[1]))
+    means = []
+    for drawn_runs, drawn_patients in zip(rows, columns):
+        per_patient = [fmean(v for v in values[drawn_runs, j] if not np.isnan(v)) for j in drawn_patients
+                       if not np.isnan(values[drawn_runs, j]).all()]
+        if per_patient:
+            means.append(fmean(per_patient))
+    return tuple(np.percentile(means, [2.5, 97.5]))
+
+
 # (seed, fold) -> case -> Dice: two seeds of one fold, three patients, one undefined value
 A = {(0, 0): {"p1": 0.80, "p2": 0.60, "p3": 0.70}, (1, 0): {"p1": 0.70, "p2": 0.50, "p3": None}}
 B = {(0, 0): {"p1": 0.60, "p2": 0.55, "p3": 0.40}, (1, 0): {"p1": 0.50, "p2": 0.45, "p3": 0.50}}
@@ -37,24 +54,51 @@ def test_patient_means_average_each_patient_over_the_runs_where_defined():
     assert patient_means(A) == pytest.approx({"p1": 0.75, "p2": 0.55, "p3": 0.70})
 
 
-def test_estimate_is_the_mean_of_patient_means_with_scipy_bootstrap_and_seed_sd():
+def test_estimate_is_the_mean_of_patient_means_with_a_two_level_bootstrap_and_seed_sd():
     result = estimate(A)
     assert result.mean == pytest.approx((0.75 + 0.55 + 0.70) / 3)
-    assert (result.low, result.high) == pytest.approx(scipy_interval([0.75, 0.55, 0.70]))
+    assert (result.low, result.high) == pytest.approx(two_level_by_hand([[0.80, 0.60, 0.70], [0.70, 0.50, None]]))
     assert result.low < result.mean < result.high
-    assert (result.patients, result.seeds) == (3, 2)
+    assert (result.patients, result.seeds, result.folds, result.runs) == (3, 2, 1, 2) and result.covers_training
     assert result.seed_sd == pytest.approx(stdev([fmean([0.8, 0.6, 0.7]), fmean([0.7, 0.5])]))
 
 
-def test_paired_comparison_matches_hand_differences_scipy_bootstrap_and_wilcoxon():
-    differences = [0.75 - 0.55, 0.55 - 0.50, 0.70 - 0.45]  # p1, p2, p3 (B's p3: mean of 0.40 and 0.50)
+def test_paired_comparison_pairs_by_run_and_patient_and_matches_the_loop_and_wilcoxon():
+    # run (0, 0): p1 0.2, p2 0.05, p3 0.3; run (1, 0): p1 0.2, p2 0.05 (A's p3 undefined)
+    by_run = [[0.20, 0.05, 0.30], [0.20, 0.05, None]]
+    differences = [0.20, 0.05, 0.30]  # per patient, averaged over the runs where defined
     result = paired_comparison(A, B)
     assert result.difference == pytest.approx(fmean(differences))
-    assert (result.low, result.high) == pytest.approx(scipy_interval(differences))
+    assert (result.low, result.high) == pytest.approx(two_level_by_hand(by_run))
     assert result.p_value == pytest.approx(stats.wilcoxon(differences).pvalue)
     assert result.p_value == pytest.approx(0.25)  # 3 positive differences: exact two-sided p = 2/8
-    assert result.distinguishable and (result.patients, result.seeds) == (3, 2)
+    assert result.distinguishable and (result.patients, result.seeds, result.runs) == (3, 2, 2)
     assert paired_comparison(B, A).difference == pytest.approx(-result.difference)
+
+
+def test_one_training_gives_an_interval_over_patients_and_no_verdict():
+    one = {(0, 0): A[(0, 0)]}
+    result = paired_comparison(one, {(0, 0): B[(0, 0)]})
+    assert (result.low, result.high) == pytest.approx(scipy_interval([0.20, 0.05, 0.30]))
+    assert result.low > 0 and not result.covers_training and not result.distinguishable
+    sentence = verdict("T2 bone", "hybrid multiplication", "no fine-tuning", result)
+    assert sentence.startswith("On T2 bone, hybrid multiplication and no fine-tuning are not distinguishable with "
+                               "one training of each (+0.183 [") and "--seeds 0 1 2" in sentence
+    assert not estimate(one).covers_training
+
+
+def test_trainings_that_disagree_widen_the_interval_to_cover_zero():
+    """What the demo showed: within each seed the hybrid's gain is consistent over patients, and its
+    sign changes between seeds."""
+    seed_effects = [0.043, 0.046, -0.033]
+    hybrid = {(s, 0): {f"p{i}": 0.7 + effect + 0.004 * i for i in range(4)} for s, effect in enumerate(seed_effects)}
+    baseline = {(s, 0): {f"p{i}": 0.7 for i in range(4)} for s in range(3)}
+    for seed in range(3):
+        alone = paired_comparison({(seed, 0): hybrid[(seed, 0)]}, {(seed, 0): baseline[(seed, 0)]})
+        assert alone.low > 0 or alone.high < 0  # each seed alone: an interval over patients that excludes 0
+    together = paired_comparison(hybrid, baseline)
+    assert together.low < 0 < together.high and not together.distinguishable
+    assert together.difference == pytest.approx(fmean(seed_effects) + 0.006)
 
 
 def test_degenerate_inputs_have_no_interval_or_a_plain_p():
@@ -122,7 +166,8 @@ def test_findings_state_the_paired_bone_verdict_built_from_the_evaluation_json(t
         from_json = [fmean(f["metric_per_case"][i]["metrics"]["2"]["Dice"] for f in files) for i in range(4)]
         assert from_json == pytest.approx(per_patient[role])
     differences = [h - n for h, n in zip(per_patient["hybrid-mul"], per_patient["no-ft"])]
-    low, high = scipy_interval(differences)
+    low, high = two_level_by_hand([[bone_dice(h) - bone_dice(n) for h, n in
+                                    zip(BONE_TP[("hybrid-mul", seed)], BONE_TP[("no-ft", seed)])] for seed in (0, 1)])
     p = stats.wilcoxon(differences).pvalue
     expected = (f"On T2 bone, hybrid multiplication beats no fine-tuning by {fmean(differences):+.3f} "
                 f"[{low:+.3f}, {high:+.3f}], Wilcoxon p = {p:.2g}, 4 patients x 2 seeds.")
@@ -130,9 +175,9 @@ def test_findings_state_the_paired_bone_verdict_built_from_the_evaluation_json(t
 
     best = re.search(r"Best on T2 bone: hybrid multiplication, Dice (\d\.\d+) \[(\d\.\d+), (\d\.\d+)\]", text)
     assert best, text
-    assert float(best.group(1)) == pytest.approx(fmean(per_patient["hybrid-mul"]), abs=5e-4)
-    assert (float(best.group(2)), float(best.group(3))) == pytest.approx(scipy_interval(per_patient["hybrid-mul"]),
-                                                                         abs=5e-4)
+    assert float(best.group(1)) == pytest.approx(fmean(per_patient["hybrid-mul"]), abs=6e-4)  # printed to 3 decimals
+    by_seed = [[bone_dice(tp) for tp in BONE_TP[("hybrid-mul", seed)]] for seed in (0, 1)]
+    assert (float(best.group(2)), float(best.group(3))) == pytest.approx(two_level_by_hand(by_seed), abs=6e-4)
 
 
 def test_findings_open_with_a_source_that_learned_no_bone_and_mark_bone_uninterpretable(tiny_study):

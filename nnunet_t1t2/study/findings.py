@@ -5,7 +5,8 @@ validation Dice, :mod:`.learning`), which makes the strategies starting from the
 for that class, and classes the test labels do not hold. Then, per class on the T2 test set, the
 best strategy and every strategy against no fine-tuning and against the best: the mean per-patient
 paired Dice difference with its bootstrap 95 % interval and Wilcoxon p (:mod:`.statistics`), a
-verdict only where the interval excludes 0 and "not distinguishable" otherwise.
+verdict only where the interval covers patients and trainings (two runs or more) and excludes 0,
+"not distinguishable" otherwise.
 """
 from __future__ import annotations
 
@@ -54,24 +55,31 @@ def signed(value: float) -> str:
     return f"{value:+.3f}"
 
 
-def sample(patients: int, seeds: int) -> str:
-    return f"{patients} patient{'s' * (patients != 1)} x {seeds} seed{'s' * (seeds != 1)}"
+def sample(value: Estimate | PairedComparison) -> str:
+    """"4 patients x 3 seeds", "8 patients x 1 seed x 3 folds"."""
+    text = f"{value.patients} patient{'s' * (value.patients != 1)} x {value.seeds} seed{'s' * (value.seeds != 1)}"
+    return text + (f" x {value.folds} folds" if value.folds > 1 else "")
 
 
 def estimate_text(value: Estimate) -> str:
     interval = f" [{value.low:.3f}, {value.high:.3f}]" if value.low is not None else " (no interval: one patient)"
     spread = f", between-seed SD {value.seed_sd:.3f}" if value.seed_sd is not None else ""
-    return f"{value.mean:.3f}{interval} ({sample(value.patients, value.seeds)}{spread})"
+    training = "" if value.covers_training else "; one training: the interval covers the patients only"
+    return f"{value.mean:.3f}{interval} ({sample(value)}{spread}{training})"
 
 
 def verdict(where: str, name: str, other: str, comparison: PairedComparison) -> str:
     """One sentence: ``name`` against ``other`` on ``where``."""
-    n = sample(comparison.patients, comparison.seeds)
+    n = sample(comparison)
     if comparison.low is None:
         return f"On {where}, {name} against {other}: {signed(comparison.difference)} ({n}); too few patients " \
                f"for an interval, no verdict."
     p = f"Wilcoxon p = {comparison.p_value:.2g}" if comparison.p_value is not None else "no Wilcoxon p"
     numbers = f"{signed(comparison.difference)} [{signed(comparison.low)}, {signed(comparison.high)}], {p}"
+    if not comparison.covers_training:
+        return (f"On {where}, {name} and {other} are not distinguishable with one training of each ({numbers}, "
+                f"{n}: the interval covers these patients, not the variation between trainings, which one "
+                f"training cannot show; train more seeds, e.g. `--seeds 0 1 2`).")
     if comparison.distinguishable:
         relation = "beats" if comparison.difference > 0 else "is worse than"
         return f"On {where}, {name} {relation} {other} by {numbers}, {n}."

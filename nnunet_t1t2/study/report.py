@@ -30,11 +30,14 @@ patients, not ours).
 
 Our primary values (the Findings, the results table, Tables 6 to 9 and the figures) are the **mean
 over test patients** of each patient's value averaged over the model's trainings (seeds x folds),
-with a **percentile bootstrap 95 % interval over patients** ({RESAMPLES} resamples, fixed generator
-seed) in brackets: it covers the variation between patients, and training variation as far as the
-seeds and folds that ran show it. The **between-seed SD** (of the per-seed means) shows training
-variation on its own. Paired verdicts compare two strategies patient by patient (mean difference,
-bootstrap interval, Wilcoxon signed-rank p); "not distinguishable" means the interval covers 0.
+with a **95 % interval** in brackets. Where a model was trained two times or more (seeds x folds),
+it is a **two-level percentile bootstrap** ({RESAMPLES} resamples, fixed generator seed) that draws
+the trainings and the patients, so it covers the variation between trainings as well as between
+patients; with one training it is a percentile bootstrap over patients only, and says so. The
+**between-seed SD** (of the per-seed means) shows training variation on its own. Paired verdicts
+compare two strategies training by training and patient by patient (mean difference, interval,
+Wilcoxon signed-rank p over patients); "not distinguishable" means the interval covers 0, or that
+each strategy was trained once, which cannot show whether another training would agree.
 
 **Paper-style** values (Tables 3 to 5, and a labelled column elsewhere) are **pooled over voxels**:
 each metric from the voxel counts summed over all test patients, with a **Wilson 95 % interval**.

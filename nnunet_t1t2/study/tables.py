@@ -63,16 +63,17 @@ def estimate_score(value: Estimate | None) -> Score | None:
 
 def primary_table(results: StudyResults) -> str:
     """Per T2 strategy and class: Dice as the mean over test patients of their run-averaged values
-    with a bootstrap 95 % interval, the between-seed SD, and the paper-style pooled Dice."""
+    with its 95 % interval (over trainings and patients), the between-seed SD, and the paper-style
+    pooled Dice."""
     rows = []
     for strategy in results.protocol.t2_strategies:
         for tissue in CLASSES:
             value = results.estimate(strategy.key, TEST_SET, tissue.key)
             rows.append([strategy.label, tissue.name.split(",")[0], md.score(estimate_score(value)),
-                         f"{value.patients} x {value.seeds}" if value else md.MISSING,
+                         f"{value.patients} x {value.runs}" if value else md.MISSING,
                          md.number(value.seed_sd if value else None),
                          md.score(results.paper_style(strategy.key, TEST_SET, tissue.key, "DSC"))])
-    header = ["Model", "Class", "DSC, mean over patients [bootstrap 95 % CI]", "Patients x seeds",
+    header = ["Model", "Class", "DSC, mean over patients [bootstrap 95 % CI]", "Patients x trainings",
               "Between-seed SD", "Paper-style DSC (pooled voxels) [Wilson 95 % CI]"]
     return md.table(header, rows) if rows else "No T2 strategy was run."
 
