@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -119,30 +120,62 @@ def test_a_step_found_finished_after_a_kill_is_recorded_without_a_made_up_durati
     assert f"| training NoFineTuneTrainer fold 0 seed 0 | {MISSING} |" in table and "12 s" in table
 
 
+def stop_once_running(study: str) -> int:
+    """:func:`stop_commands` as soon as it finds the study's command (a thread is starting it)."""
+    deadline = time.monotonic() + 60
+    while not (stopped := stop_commands(study)):
+        assert time.monotonic() < deadline, "the command did not start"
+        time.sleep(0.1)
+    return stopped
+
+
 def test_stopping_a_study_stops_its_commands_and_no_other_studys(tmp_path):
     names = ("this", "other")
     runners = {name: CommandRunner.for_study(tmp_path / name / "raw", tmp_path / name / "pre",
                                              tmp_path / name / "res", "cpu") for name in names}
-    logs = {name: tmp_path / f"{name}.log" for name in names}
-    sleep = [Path(sys.executable).name, "-c", "import time; print('started', flush=True); time.sleep(60)"]
+    sleep = [Path(sys.executable).name, "-c", "import time; time.sleep(60)"]
     outcomes: dict[str, BaseException | int] = {}
 
     def run(name: str) -> None:
         try:
-            outcomes[name] = runners[name].run(sleep, logs[name])
+            outcomes[name] = runners[name].run(sleep, tmp_path / f"{name}.log")
         except CommandFailed as e:
             outcomes[name] = e
 
     threads = {name: threading.Thread(target=run, args=(name,)) for name in names}
     for thread in threads.values():
         thread.start()
-    deadline = time.monotonic() + 60
-    while not all(log.is_file() and "started" in log.read_text() for log in logs.values()):
-        assert time.monotonic() < deadline, "the commands did not start"
-        time.sleep(0.2)
-    assert stop_commands(runners["this"].study) == 1
+    assert stop_once_running(runners["this"].study) == 1
     threads["this"].join(30)
     assert isinstance(outcomes["this"], CommandFailed) and "status -15" in str(outcomes["this"])
     assert threads["other"].is_alive()  # the other study's command runs on
-    assert stop_commands(runners["other"].study) == 1 and stop_commands(runners["other"].study) == 0
+    assert stop_once_running(runners["other"].study) == 1 and stop_commands(runners["other"].study) == 0
     threads["other"].join(30)
+    assert isinstance(outcomes["other"], CommandFailed)
+
+
+SIGTERM_IN_A_STUDY = """
+import os, signal, time
+from nnunet_t1t2.study.runner import sigterm_interrupts
+with sigterm_interrupts():
+    child = os.fork()
+    if child == 0:
+        time.sleep(30)
+        os._exit(0)
+    time.sleep(0.5)
+    os.kill(child, signal.SIGTERM)  # as multiprocessing's pools end their workers
+    print("child", os.waitpid(child, 0)[1])
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    except KeyboardInterrupt:
+        print("interrupted")
+print("default again", signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+"""
+
+
+def test_sigterm_interrupts_the_study_process_and_still_ends_a_process_forked_from_it():
+    result = subprocess.run([sys.executable, "-c", SIGTERM_IN_A_STUDY], capture_output=True, encoding="utf-8",
+                            timeout=60)
+    assert result.stdout.split("\n")[:3] == [f"child {signal.SIGTERM.value}", "interrupted", "default again True"], \
+        result.stdout + result.stderr

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import signal
 import sys
-import threading
 
 from nnunet_t1t2.errors import UserError
 
@@ -46,10 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # SIGTERM (kill, a batch system's stop) ends a verb as Ctrl-C does, through the same clean-up:
-    # a study stops its steps' commands on the workers and releases its lock
-    handles_signals = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if handles_signals else None
     try:
         return int(args.run(args) or 0)
     except UserError as e:
@@ -58,9 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    finally:
-        if handles_signals:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

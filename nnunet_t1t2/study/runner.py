@@ -10,12 +10,15 @@ Running the same command again skips what finished and picks up where each branc
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import Iterator, TextIO
 
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.output_folder import writable_folder
@@ -46,7 +49,7 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
     layout = StudyLayout(out, default_name(data_dir), protocol.plans_name)
     device = device or default_device()
     runner = CommandRunner.for_study(layout.raw, layout.preprocessed, layout.results, device)
-    with StudyLock(out):
+    with StudyLock(out), sigterm_interrupts():
         state = StudyState.open(layout.state, protocol.setup(PHANTOM if data == PHANTOM else str(data_dir)))
         state.forget_failures()
         context = StudyContext(protocol, layout, runner, data_dir,
@@ -67,6 +70,30 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
                         + f"\nThe report {layout.report} shows what finished. Fix the cause and run the same command "
                           f"again; finished steps are skipped.")
     return layout.report
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, a batch system's stop) ends the study as Ctrl-C does, through its clean-up:
+    the steps' commands stopped, the cluster closed, the lock released. In this process only: a
+    process forked from it gets the default back (multiprocessing's pools end their workers with SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    study_process = os.getpid()
+
+    def interrupt(signum, frame):
+        if os.getpid() != study_process:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def stop_running_commands(client, study: str, stream: TextIO) -> None:
