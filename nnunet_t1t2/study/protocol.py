@@ -68,8 +68,8 @@ class Protocol:
     """Off: nnU-Net's validation and our predictions run each patch once instead of eight times."""
     prediction_step_size: float
     """``nnUNetv2_predict -step_size`` of the test-set predictions: nnU-Net's 0.5 (patches overlap by
-    half) or, in the demo, 1 (side by side: about a third of the patches; on the phantom's bone the
-    Dice moves by less than 0.01, the same for every strategy, so the paired verdicts keep)."""
+    half) or, in the demo, 1 (side by side: about a third of the patches, for a small change of the
+    Dice at the tiles' seams that every strategy shares; README, the demo)."""
     cv_folds: int
     folds: tuple[int, ...]
     strategies: tuple[Strategy, ...]

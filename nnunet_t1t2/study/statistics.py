@@ -1,8 +1,8 @@
 """Intervals and paired verdicts that cover both patient and training variation (scipy.stats).
 
 A study's result varies with the test patients and with the training (its seed, and the fold's
-training cases): on the demo, one seed's hybrid beat no fine-tuning on T2 bone by +0.04 with an
-interval over patients of +-0.02, another seed's lost by -0.03. The values of a model form a table
+training cases): on the demo, a hybrid's gain over no fine-tuning changed sign between seeds while
+each seed's interval over patients excluded 0 (README, the demo). The values of a model form a table
 of training runs (seed, fold) x test patients; a comparison of two models pairs them by run (the
 same seed's source model, the same fold's split) and by patient. Then
 
