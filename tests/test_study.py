@@ -106,6 +106,15 @@ def processes_working_in(out: Path) -> list[int]:
     return pids
 
 
+def processes_left_working_in(out: Path, grace_s: float = 20) -> list[int]:
+    """:func:`processes_working_in` after at most ``grace_s`` for them to end (a stopped command's own
+    worker processes, nnU-Net's export pool, end when they find their parent gone)."""
+    deadline = time.monotonic() + grace_s
+    while (left := processes_working_in(out)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
 def wait_for(condition, what: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + TIMEOUT_S
     while not condition():
@@ -138,7 +147,7 @@ def study(tmp_path_factory) -> Study:
                 terminated_status = first.wait(120)
             except subprocess.TimeoutExpired:
                 terminated_status = None
-            left_running = processes_working_in(out)
+            left_running = processes_left_working_in(out)
             os.killpg(first.pid, signal.SIGKILL)
             first.wait()
     interrupted = [strategy for strategy in RUN_STRATEGIES if strategy != "augmentation"
