@@ -24,6 +24,7 @@ from nnunet_t1t2.cli import main as cli_main
 from nnunet_t1t2.conversion import DatasetIds, QualityLimits, SplitProtocol, convert, install_splits
 from nnunet_t1t2.conversion.files import install_files
 from nnunet_t1t2.conversion.layouts import discover_patients
+from nnunet_t1t2.conversion.other_patients import compared_patients
 from nnunet_t1t2.conversion.reading import read_ct, read_mr
 from nnunet_t1t2.conversion.registration import Registration, RegistrationProblem, RegistrationSettings, register
 from nnunet_t1t2.conversion.registration_check import check_pose, head_points, mean_displacement, mirrored_left_right, \
@@ -333,19 +334,46 @@ def test_coarse_thick_slices_are_accepted_a_flipped_ct_refused_unless_accepted(c
         assert quality["uncertainty_mm"] < 1.0 and quality["tolerance_mm"] == 9.0 and quality["mirror_gain"] < 0
     assert "patient flipped" in manifest["left_out"]["flipped"] and "appears left-right flipped" in \
         manifest["left_out"]["flipped"]
-    # Another patient's CT matches less sharply than the patient's own (the benchmark gives the rate at
-    # which that refuses it); its figures are recorded either way.
-    foreign_quality = (manifest["cases"].get("foreign") or {}).get("quality")
-    if foreign_quality is not None:
-        assert foreign_quality["sharpness"] < min(quality["sharpness"] for quality in good)
-    else:
-        assert "patient foreign" in manifest["left_out"]["foreign"]
+    # "foreign" has plain's MR with good's CT: plain's own CT fits that MR better, so it is refused naming
+    # the patient and the figures; good keeps its CT, and the copy of it is recorded, not held against it.
+    assert manifest["left_out"]["foreign"].startswith("patient foreign: T1 t1.nii.gz with CT ct.nii.gz")
+    assert "the CT of patient plain fits this MR image as well as the CT given for it or better" in \
+        manifest["left_out"]["foreign"]
+    assert manifest["cases"]["good"]["quality"]["same_ct_as"] == ["foreign"]
+    for quality in good:
+        assert all(other < quality["similarity"] for other in quality["other_patients_similarity"].values())
 
     cli_main(arguments + ["--accept", "flipped:T1"])
     manifest = json.loads((t1 / "conversion.json").read_text(encoding="utf-8"))
     kept = manifest["cases"]["flipped"]["quality"]["accepted_by_user"]
     assert any("left-right flipped" in reason for reason in kept["refused_for"])
     assert (t1 / "imagesTr" / "flipped_0000.nii.gz").is_file() and "flipped" not in manifest["left_out"]
+
+
+def test_swapped_cts_are_refused_naming_the_patient_whose_ct_fits(coarse_phantom, fresh_nnunet, tmp_path):
+    """Two patients' CTs swapped, on 4 x 4 x 6 mm images where the heads look alike: each image is
+    refused because the other patient's CT (its own) fits it better; the third patient is kept."""
+    source = tmp_path / "input"
+    first, second, third = sorted(coarse_phantom.iterdir())
+    for patient, ct_from in ((first, second), (second, first), (third, third)):
+        copy_patient(patient, source / patient.name)
+        shutil.copy(ct_from / "ct.nii.gz", source / patient.name / "ct.nii.gz")
+    assert cli_main(["convert", "--input", str(source), "--t1-id", "404", "--folds", "1",
+                     "--t1-test-fraction", "0"]) == 1
+    manifest = json.loads((fresh_nnunet["nnUNet_raw"] / "Dataset404_InputT1" / "conversion.json").read_text())
+    assert set(manifest["left_out"]) == {first.name, second.name} and set(manifest["cases"]) == {third.name}
+    for patient, other in ((first, second), (second, first)):
+        assert f"the CT of patient {other.name} fits this MR image as well as the CT given for it or better" in \
+            manifest["left_out"][patient.name]
+
+
+def test_images_are_compared_with_the_next_patients_and_same_size_cts_never_their_own_subject():
+    subjects = {"a": "a", "b": "b", "c": "c", "d": "d", "sub-1_ses-1": "sub-1", "sub-1_ses-2": "sub-1"}
+    sizes = {"a": 10, "b": 11, "c": 12, "d": 13, "sub-1_ses-1": 10, "sub-1_ses-2": 10}
+    assert compared_patients("c", subjects, sizes, 2) == ["d", "sub-1_ses-1"]
+    assert compared_patients("a", subjects, sizes, 1) == ["b", "sub-1_ses-1", "sub-1_ses-2"]  # same size: copies?
+    assert compared_patients("sub-1_ses-1", subjects, sizes, 2) == ["a", "b"]  # never the other session
+    assert compared_patients("a", subjects, sizes, 0) == []
 
 
 def test_accept_names_a_known_patient(coarse_phantom, fresh_nnunet, capsys):

@@ -57,6 +57,9 @@ def add_conversion_options(parser: argparse.ArgumentParser, study: bool = False)
     quality.add_argument("--max-mirror-gain", type=float, default=default(0.005),
                          help="most the left-right mirrored CT may fit better, as a fraction of the similarity "
                               "[0.005]")
+    quality.add_argument("--compare-with", dest="compared_patients", type=int, metavar="N", default=default(3),
+                         help="compare each MR image with the CTs of N other patients: refused where one fits "
+                              "it as well as its own CT (pairs mixed up); 0: compare with none [3]")
     quality.add_argument("--min-head-dice", type=float, default=default(0.8),
                          help="least Dice of the MR's and the registered CT's head masks [0.8]")
     quality.add_argument("--accept", action="append", metavar="PATIENT[:T1|T2]", default=default([]),
@@ -71,7 +74,7 @@ CONVERSION_OPTIONS = {
     "t2_val_fraction": "--t2-val-fraction", "bone_hu": "--bone-hu", "air_hu": "--air-hu", "head_hu": "--head-hu",
     "tolerance_voxels": "--tolerance-voxels", "tolerance_min_mm": "--tolerance-min-mm",
     "min_sharpness": "--min-sharpness", "max_mirror_gain": "--max-mirror-gain",
-    "min_head_dice": "--min-head-dice", "accept": "--accept",
+    "min_head_dice": "--min-head-dice", "compared_patients": "--compare-with", "accept": "--accept",
 }
 
 
@@ -90,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = ConversionSettings(Thresholds(args.bone_hu, args.air_hu, args.head_hu),
                                   quality=QualityLimits(args.min_head_dice, args.tolerance_voxels, args.tolerance_min_mm,
-                                                        args.min_sharpness, args.max_mirror_gain))
+                                                        args.min_sharpness, args.max_mirror_gain,
+                                                        args.compared_patients))
     protocol = SplitProtocol(args.folds, args.t1_test_fraction, args.t1_val_fraction, args.t2_test_fraction,
                              args.t2_val_fraction, args.seed)
     summary = convert(args.input, args.layout, DatasetIds(args.t1_id, args.t2_id, args.t1t2_id), args.name,

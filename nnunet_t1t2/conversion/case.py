@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.layouts import PatientSource
+from nnunet_t1t2.conversion.other_patients import fit_of_other_patients
 from nnunet_t1t2.conversion.quality import QualityLimits, quality_problems, refusal, registration_quality
 from nnunet_t1t2.conversion.reading import read_mr
 from nnunet_t1t2.conversion.registration import (Registration, RegistrationProblem, RegistrationSettings, identity_registration,
@@ -67,11 +68,12 @@ def labels_from_ct(mr: sitk.Image, ct: sitk.Image, registration: Registration, t
 
 
 def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, settings: ConversionSettings,
-                   clock: StageClock, given_head_mask: sitk.Image | None = None,
-                   accepted: bool = False) -> LabelledImage:
+                   clock: StageClock, given_head_mask: sitk.Image | None = None, accepted: bool = False,
+                   other_cts: dict[str, sitk.Image] | None = None) -> LabelledImage:
     """Labels for the patient's ``modality`` ("T1" or "T2") image from its ``ct`` (HU, float32),
     timing the stages on ``clock``. ``given_head_mask`` (SynthRAD's outline mask, on the MR grid)
-    limits the head mask further. Raises :class:`UserError` for bad input and when the registration
+    limits the head mask further; ``other_cts`` (patient -> CT) are compared with ``ct`` on this image
+    (:mod:`.other_patients`). Raises :class:`UserError` for bad input and when the registration
     failed, unless the user ``accepted`` this image after looking at it (the refusal is then recorded)."""
     mr_path = source.t1 if modality == "T1" else source.t2
     what = f"patient {source.patient}: {modality} {mr_path.name} with CT {source.ct.name}"
@@ -84,15 +86,20 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
         else:
             problem = RegistrationProblem.prepare(mr, ct, mr_head, settings.registration)
             registration = register(problem, what)
+    others = None
     with clock.stage("registration check"):
         if not source.registered:
             registration, pose = checked_registration(problem, registration, settings.quality.tolerance_mm(mr), what)
+            if other_cts:
+                others = fit_of_other_patients(problem, registration, other_cts, what)
     with clock.stage("labelling"):
         labels, head, ct_coverage = labels_from_ct(mr, ct, registration, settings.thresholds, given_head_mask)
         quality = registration_quality(mr, mr_head, head, labels)
         if pose is not None:
             quality.update(pose.record())
-        refused = quality_problems(quality, pose, settings.quality)
+        if others is not None:
+            quality.update(others.record())
+        refused = quality_problems(quality, pose, settings.quality, others)
         if refused and not accepted:
             raise refusal(refused, what)
         if accepted:

@@ -46,6 +46,11 @@ class PatientSource:
     registered: bool = False
     notes: tuple[str, ...] = ()
 
+    @property
+    def subject(self) -> str:
+        """The person: the patient id without a BIDS session (the sessions of a subject share one head)."""
+        return self.patient.split("_ses-")[0]
+
 
 @dataclass(frozen=True)
 class DiscoveryProblem:

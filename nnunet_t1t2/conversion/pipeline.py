@@ -29,6 +29,7 @@ from nnunet_t1t2.conversion.case import ConversionSettings, LabelledImage, label
 from nnunet_t1t2.conversion.files import install_files
 from nnunet_t1t2.conversion.layouts import PatientSource, discover_patients, resolve_layout
 from nnunet_t1t2.conversion.manifest import Manifest
+from nnunet_t1t2.conversion.other_patients import compared_patients
 from nnunet_t1t2.conversion.overlay import write_overlay_png
 from nnunet_t1t2.conversion.raw_dataset import STAGING_PREFIX, CasePaths, RawDataset
 from nnunet_t1t2.conversion.reading import fingerprint, read_ct, read_mask
@@ -75,6 +76,8 @@ class PatientJob:
     source: PatientSource
     images: tuple[ImageJob, ...]
     settings: ConversionSettings
+    other_cts: tuple[tuple[str, Path], ...] = ()
+    """(patient, CT path) of the other patients whose CTs its MR images are compared with."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,9 @@ def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], 
           accepted: frozenset[tuple[str, str]] = frozenset()) -> list[PatientJob]:
     """The jobs for the cases that are not up to date (the manifests keep the records of the others)."""
     jobs = []
+    others = _compared_cts(patients, settings.quality.compared_patients)
     for source in patients:
+        compared = {patient: fingerprint(ct) for patient, ct in others[source.patient]}
         images = []
         for modality, mr in (("T1", source.t1), ("T2", source.t2)):
             datasets = [dataset for dataset in manifests if modality in dataset.modalities]
@@ -230,7 +235,8 @@ def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], 
                 continue
             accept = (source.patient, modality) in accepted
             identity = _as_stored({"patient": source.patient, "modality": modality, "accepted_by_user": accept,
-                                   "sources": _fingerprints(source, mr), "settings": settings.as_dict()})
+                                   "sources": _fingerprints(source, mr), "settings": settings.as_dict(),
+                                   "compared_with_cts_of": compared})
             pending = []
             for dataset in datasets:
                 case = dataset.case_id(source.patient, modality)
@@ -243,8 +249,19 @@ def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], 
             else:
                 summary.skipped.append(f"{source.patient} {modality}")
         if images:
-            jobs.append(PatientJob(source, tuple(images), settings))
+            jobs.append(PatientJob(source, tuple(images), settings, others[source.patient]))
     return jobs
+
+
+def _compared_cts(patients: list[PatientSource], count: int) -> dict[str, tuple[tuple[str, Path], ...]]:
+    """For each patient, the (patient, CT) pairs its MR images are compared with (:mod:`.other_patients`);
+    none for registered inputs, which are not registered here."""
+    subjects = {p.patient: p.subject for p in patients}
+    ct_bytes = {p.patient: fingerprint(p.ct)["bytes"] for p in patients}
+    ct_of = {p.patient: p.ct for p in patients}
+    return {p.patient: () if p.registered else
+            tuple((other, ct_of[other]) for other in compared_patients(p.patient, subjects, ct_bytes, count))
+            for p in patients}
 
 
 def _as_stored(record: dict) -> dict:
@@ -302,11 +319,12 @@ def convert_patient(job: PatientJob) -> PatientOutcome:
         with clock.stage("reading"):
             ct = read_ct(job.source.ct, patient)
             given_head = read_mask(job.source.head_mask, patient) if job.source.head_mask else None
+            other_cts = _readable_cts(job.other_cts)
         images = []
         for image in job.images:
             try:
                 labelled = label_mr_image(job.source, image.modality, ct, job.settings, clock, given_head,
-                                          image.accepted)
+                                          image.accepted, other_cts)
                 with clock.stage("writing"):
                     _write_case(labelled, image.destinations, title=overlay_title(patient, image.modality,
                                                                                   labelled.facts["quality"]))
@@ -319,6 +337,17 @@ def convert_patient(job: PatientJob) -> PatientOutcome:
     except Exception:
         error = f"patient {patient}: unexpected error (please report it):\n{traceback.format_exc()}"
         return PatientOutcome(patient, [ImageOutcome(image, error=error) for image in job.images])
+
+
+def _readable_cts(cts: tuple[tuple[str, Path], ...]) -> dict[str, sitk.Image]:
+    """The other patients' CTs that can be read (an unreadable one fails its own patient, not this)."""
+    read = {}
+    for patient, path in cts:
+        try:
+            read[patient] = read_ct(path, patient)
+        except UserError:
+            pass
+    return read
 
 
 def overlay_title(patient: str, modality: str, quality: dict) -> str:

@@ -2,7 +2,8 @@
 
 The verdict rests on evidence that scales with each case (:mod:`.registration_check`): the
 registration uncertainty in mm against a tolerance of 1.5 MR voxels (at least 2 mm), how sharply the
-similarity peaks at the optimum, and whether the mirrored CT would fit better. Two figures of the
+similarity peaks at the optimum, whether the mirrored CT would fit better, and whether another
+patient's CT fits the image as well (:mod:`.other_patients`). Two figures of the
 labelled images are recorded beside them for a reader of ``conversion.json``:
 
 * ``head_mask_dice``: overlap of the MR's own head mask with the registered CT's. A value below
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import SimpleITK as sitk
 
+from nnunet_t1t2.conversion.other_patients import OtherPatientsFit
 from nnunet_t1t2.conversion.registration_check import SIMILARITY_NOISE, PoseCheck
 from nnunet_t1t2.conversion.tissue import LABELS, dice
 from nnunet_t1t2.errors import UserError
@@ -32,19 +34,24 @@ class QualityLimits:
     may fit up to 0.5 % better than the CT as stored (two optimisations of the same similarity differ
     by about a tenth of that) before the CT is called flipped. The CT must match at least a quarter as
     sharply as the MR matches itself: on the phantom the patient's own CT does so at 0.5-0.8 from 1 to
-    6 mm voxels, so the limit keeps a margin of two for real images, whose tissues are less uniform."""
+    6 mm voxels, so the limit keeps a margin of two for real images, whose tissues are less uniform.
+    Each image is also compared with the CTs of ``compared_patients`` other patients
+    (:mod:`.other_patients`); 0 compares with none."""
 
     min_head_dice: float = 0.8
     tolerance_voxels: float = 1.5
     tolerance_min_mm: float = 2.0
     min_sharpness: float = 0.25
     max_mirror_gain: float = SIMILARITY_NOISE
+    compared_patients: int = 3
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_head_dice <= 1:
             raise UserError(f"--min-head-dice must lie in [0, 1], not {self.min_head_dice:g}")
         if self.tolerance_voxels <= 0 or self.tolerance_min_mm < 0:
             raise UserError("the registration tolerance must be positive")
+        if self.compared_patients < 0:
+            raise UserError(f"--compare-with must be 0 or more, not {self.compared_patients}")
 
     def tolerance_mm(self, mr: sitk.Image) -> float:
         """``tolerance_voxels`` MR voxels (their largest edge), at least ``tolerance_min_mm``."""
@@ -64,9 +71,11 @@ def registration_quality(mr: sitk.Image, mr_head: sitk.Image, ct_head: sitk.Imag
             "bone_signal_ratio": None if ratio is None else round(ratio, 4)}
 
 
-def quality_problems(quality: dict, pose: PoseCheck | None, limits: QualityLimits) -> list[str]:
+def quality_problems(quality: dict, pose: PoseCheck | None, limits: QualityLimits,
+                     others: OtherPatientsFit | None = None) -> list[str]:
     """Why a registration is refused, in words; empty if it is accepted. ``pose`` is None where the
-    input layout gives registered images (nothing was registered)."""
+    input layout gives registered images (nothing was registered); ``others`` where no other patient's
+    CT was compared."""
     problems = []
     if quality["head_mask_dice"] < limits.min_head_dice:
         problems.append(f"the head masks of the MR and of the registered CT overlap with Dice "
@@ -75,6 +84,8 @@ def quality_problems(quality: dict, pose: PoseCheck | None, limits: QualityLimit
         problems.append("no bone or no soft tissue with MR signal inside the head after registration")
     if pose is not None:
         problems += pose.problems(limits)
+    if others is not None:
+        problems += others.problems()
     return problems
 
 
