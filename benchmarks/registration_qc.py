@@ -65,13 +65,13 @@ def judged(problem: RegistrationProblem, registration: Registration, others: Oth
            settings: ConversionSettings, found: bool) -> tuple[list, dict, Registration]:
     """The verdict on a pose; a pose the registration ``found`` is checked as the conversion checks it
     (continuing from a better optimum the restarts find), a given one as it is. ``others`` holds the
-    other patients' fits; the pose's own is measured here."""
+    other patients' fits; the CT's own (at the pose or the optimum its check found) is measured here."""
     tolerance = settings.quality.tolerance_mm(problem.mr)
     if found:
         registration, pose = checked_registration(problem, registration, tolerance, "benchmark")
     else:
         pose = check_pose(problem, registration, tolerance, "benchmark")
-    others = replace(others, fit=problem.similarity(registration.transform))
+    others = replace(others, fit=max(problem.similarity(t) for t in (registration.transform, pose.optimum)))
     labels, head, _ = labels_from_ct(problem.mr, problem.ct, registration, settings.thresholds)
     quality = registration_quality(problem.mr, problem.mr_head, head, labels)
     return quality_problems(quality, pose, settings.quality, others), {**pose.record(), **others.record()}, registration
@@ -81,7 +81,7 @@ def compared(problem: RegistrationProblem, registration: Registration, cts: list
              seconds: list[float]) -> OtherPatientsFit:
     """The fits of the CTs ``indices`` of ``cts`` to the problem's MR, timed per CT into ``seconds``."""
     started = time.process_time()
-    others = fit_of_other_patients(problem, registration, {str(i): cts[i] for i in indices}, "benchmark")
+    others = fit_of_other_patients(problem, [registration.transform], {str(i): cts[i] for i in indices}, "benchmark")
     seconds += [(time.process_time() - started) / max(1, len(indices))] * len(indices)
     return others
 

@@ -91,7 +91,7 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
         if not source.registered:
             registration, pose = checked_registration(problem, registration, settings.quality.tolerance_mm(mr), what)
             if other_cts:
-                others = fit_of_other_patients(problem, registration, other_cts, what)
+                others = fit_of_other_patients(problem, (registration.transform, pose.optimum), other_cts, what)
     with clock.stage("labelling"):
         labels, head, ct_coverage = labels_from_ct(mr, ct, registration, settings.thresholds, given_head_mask)
         quality = registration_quality(mr, mr_head, head, labels)

@@ -15,12 +15,13 @@ recorded; patients of the same subject (BIDS sessions) are never compared with e
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
 
-from nnunet_t1t2.conversion.registration import Registration, RegistrationProblem
+from nnunet_t1t2.conversion.registration import RegistrationProblem
 from nnunet_t1t2.conversion.registration_check import SIMILARITY_NOISE
 from nnunet_t1t2.errors import UserError
 
@@ -64,11 +65,12 @@ def compared_patients(patient: str, subjects: dict[str, str], ct_bytes: dict[str
     return list(dict.fromkeys(others[:count] + same_size))
 
 
-def fit_of_other_patients(problem: RegistrationProblem, registration: Registration, other_cts: dict[str, sitk.Image],
-                          what: str) -> OtherPatientsFit:
-    """The similarity of ``problem``'s CT at ``registration`` and of each of ``other_cts`` (patient ->
-    CT in HU) at the optimum its registration to the same MR image finds (the pyramid on the working
-    copies, from the scanner's coordinates, as the given CT was registered first)."""
+def fit_of_other_patients(problem: RegistrationProblem, poses: Iterable[sitk.Transform],
+                          other_cts: dict[str, sitk.Image], what: str) -> OtherPatientsFit:
+    """The similarity of ``problem``'s CT at the best of ``poses`` (the registration and the optimum its
+    check found: the question is whose CT this is, not whether the pose is right) and of each of
+    ``other_cts`` (patient -> CT in HU) at the optimum its registration to the same MR image finds (the
+    pyramid on the working copies, from the scanner's coordinates, as the given CT was registered first)."""
     others, same = {}, []
     for patient, ct in other_cts.items():
         if _same_image(ct, problem.ct):
@@ -81,7 +83,7 @@ def fit_of_other_patients(problem: RegistrationProblem, registration: Registrati
             others[patient] = other.similarity(other.optimise(start, what, native=False).transform)
         except UserError:  # no optimum found: this CT fits nowhere, which is no evidence against the given one
             others[patient] = None
-    return OtherPatientsFit(problem.similarity(registration.transform), others, tuple(same))
+    return OtherPatientsFit(max(problem.similarity(pose) for pose in poses), others, tuple(same))
 
 
 def _same_image(a: sitk.Image, b: sitk.Image) -> bool:
