@@ -25,6 +25,7 @@ from nnunet_t1t2.conversion import DatasetIds, QualityLimits, SplitProtocol, con
 from nnunet_t1t2.conversion.files import install_files
 from nnunet_t1t2.conversion.layouts import discover_patients
 from nnunet_t1t2.conversion.other_patients import compared_patients
+from nnunet_t1t2.conversion.pipeline import overlay_title
 from nnunet_t1t2.conversion.reading import read_ct, read_mr
 from nnunet_t1t2.conversion.registration import Registration, RegistrationProblem, RegistrationSettings, register
 from nnunet_t1t2.conversion.registration_check import check_pose, head_points, mean_displacement, mirrored_left_right, \
@@ -374,6 +375,13 @@ def test_images_are_compared_with_the_next_patients_and_same_size_cts_never_thei
     assert compared_patients("a", subjects, sizes, 1) == ["b", "sub-1_ses-1", "sub-1_ses-2"]  # same size: copies?
     assert compared_patients("sub-1_ses-1", subjects, sizes, 2) == ["a", "b"]  # never the other session
     assert compared_patients("a", subjects, sizes, 0) == []
+
+
+def test_the_qc_title_gives_the_uncertainty_and_how_well_the_best_other_ct_fits():
+    quality = {"uncertainty_mm": 0.44, "tolerance_mm": 9.0, "sharpness": 0.745, "similarity": 0.5,
+               "other_patients_similarity": {"a": 0.3, "b": None, "c": 0.36}, "head_mask_dice": 0.97}
+    assert overlay_title("p", "T2", quality) == ("p T2: registration uncertainty 0.4 mm (tolerance 9.0), sharpness "
+                                                 "0.74, best other patient's CT fits 0.72 as well, head-mask Dice 0.970")
 
 
 def test_accept_names_a_known_patient(coarse_phantom, fresh_nnunet, capsys):

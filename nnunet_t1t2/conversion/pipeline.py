@@ -356,6 +356,9 @@ def overlay_title(patient: str, modality: str, quality: dict) -> str:
     if "uncertainty_mm" in quality:
         figures.append(f"registration uncertainty {quality['uncertainty_mm']:.1f} mm "
                        f"(tolerance {quality['tolerance_mm']:.1f}), sharpness {quality['sharpness']:.2f}")
+    fits = [fit for fit in quality.get("other_patients_similarity", {}).values() if fit is not None]
+    if fits:
+        figures.append(f"best other patient's CT fits {max(fits) / quality['similarity']:.2f} as well")
     figures.append(f"head-mask Dice {quality['head_mask_dice']:.3f}")
     if quality.get("bone_signal_ratio") is not None:
         figures.append(f"MR signal in bone {quality['bone_signal_ratio']:.2f} of soft tissue's")
