@@ -21,6 +21,7 @@ from test_conversion import DICE_TARGETS, dice_per_class, fresh_nnunet, true_ct_
 from nnunet_t1t2.cli import main as cli_main
 from nnunet_t1t2.conversion import DatasetIds, SplitProtocol, convert
 from nnunet_t1t2.conversion.layouts import detect_layout, discover_patients
+from nnunet_t1t2.conversion.pipeline import split_by_subject
 from nnunet_t1t2.conversion.reading import read_mr
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.phantom import generate_phantom
@@ -179,6 +180,26 @@ def test_bids_subjects_and_sessions_convert_with_labels_matching_the_truth(phant
         assert sorted(labels) == ["sub-01", "sub-02_ses-1"]
         for case, patient in (("sub-01", first), ("sub-02_ses-1", second)):
             assert_labels_match_truth(labels[case], patient, modality, DICE_TARGETS)
+
+
+def test_the_sessions_of_a_bids_subject_stay_on_one_side_of_every_split(tmp_path):
+    """Two sessions of one subject share a head: one in training and one in test would leak."""
+    folders = [f"sub-{i:02d}/anat/sub-{i:02d}" for i in range(1, 10)] + \
+              [f"sub-10/ses-{s}/anat/sub-10_ses-{s}" for s in (1, 2)]
+    for index, stem in enumerate(folders):
+        suffixes = ("T1w", "ct") + (("T2w",) if index % 2 else ())
+        touch_all(tmp_path, [f"{stem}_{suffix}.nii.gz" for suffix in suffixes])
+    patients, problems = discover_patients(tmp_path, "bids")
+    assert not problems and {"sub-10_ses-1", "sub-10_ses-2"} <= {p.patient for p in patients}
+    sides = set()
+    for seed in range(12):
+        split = split_by_subject(patients, True, SplitProtocol(folds=3, seed=seed))
+        for kind in ("T1", "T2"):
+            groups = [split.test_patients(kind), *split.val_folds(kind)]
+            placement = [("sub-10_ses-1" in group, "sub-10_ses-2" in group) for group in groups]
+            assert all(first == second for first, second in placement), (seed, kind, placement)
+            sides.add((kind, tuple(first for first, _ in placement)))
+    assert len(sides) > 2  # the subject does land in test and in different folds across seeds
 
 
 def test_bids_images_that_are_not_runs_of_one_acquisition_are_refused(tmp_path):

@@ -145,9 +145,7 @@ def convert(input_dir: Path, layout: str, ids: DatasetIds, name: str | None = No
     summary.failed += [problem.message for problem in problems]
     accepted = parse_accepted(accept, {p.patient for p in patients} | {p.patient for p in problems})
     datasets = _datasets(ids, name or default_name(input_dir), patients, summary)
-    # The T2 data set's patients shape the others' splits (its test patients stay out of all training).
-    t2_patients = [p.patient for p in patients if p.t2] if any(d.kind == "T2" for d in datasets) else []
-    split = split_patients([p.patient for p in patients], t2_patients, protocol)
+    split = split_by_subject(patients, any(d.kind == "T2" for d in datasets), protocol)
 
     manifests = {dataset: Manifest(dataset.folder) for dataset in datasets}
     jobs = _plan(patients, manifests, split, settings, summary, accepted)
@@ -218,6 +216,15 @@ def parse_accepted(accept: Iterable[str], patients: set[str]) -> frozenset[tuple
                             f"(patients: {', '.join(sorted(patients)[:10])}{' ...' if len(patients) > 10 else ''})")
         pairs |= {(patient, m) for m in modalities}
     return frozenset(pairs)
+
+
+def split_by_subject(patients: list[PatientSource], t2_written: bool, protocol: SplitProtocol) -> PatientSplit:
+    """The split drawn over subjects (a BIDS subject's sessions stay on one side: they share a head),
+    as a split of their patients. Where the T2 data set is written, its subjects shape the others'
+    splits (its test subjects stay out of all training)."""
+    subject_of = {p.patient: p.subject for p in patients}
+    t2_subjects = {p.subject for p in patients if p.t2} if t2_written else set()
+    return split_patients(set(subject_of.values()), t2_subjects, protocol).of_patients(subject_of)
 
 
 def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], split: PatientSplit,

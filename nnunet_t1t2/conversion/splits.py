@@ -71,6 +71,14 @@ class PatientSplit:
         """Validation patients per fold of a data set of ``kind``."""
         return self.t2_val if kind == "T2" else self.t1_val
 
+    def of_patients(self, subject_of: Mapping[str, str]) -> PatientSplit:
+        """This split, drawn over subjects, as the split of their patients (``subject_of``: patient ->
+        subject): every patient goes where its subject went."""
+        def patients(subjects: frozenset[str]) -> frozenset[str]:
+            return frozenset(p for p, subject in subject_of.items() if subject in subjects)
+        return PatientSplit(patients(self.t1_test), patients(self.t2_test), tuple(map(patients, self.t1_val)),
+                            tuple(map(patients, self.t2_val)))
+
 
 def split_patients(patients: Iterable[str], t2_patients: Iterable[str], protocol: SplitProtocol) -> PatientSplit:
     """Draw the split (deterministic given the patients and ``protocol.seed``)."""
