@@ -338,7 +338,7 @@ def test_coarse_thick_slices_are_accepted_a_flipped_ct_refused_unless_accepted(c
     # "foreign" has plain's MR with good's CT: plain's own CT fits that MR better, so it is refused naming
     # the patient and the figures; good keeps its CT, and the copy of it is recorded, not held against it.
     assert manifest["left_out"]["foreign"].startswith("patient foreign: T1 t1.nii.gz with CT ct.nii.gz")
-    assert "the CT of patient plain fits this MR image as well as the CT given for it or better" in \
+    assert "the CT of patient plain fits this MR image better than the CT given for it" in \
         manifest["left_out"]["foreign"]
     assert manifest["cases"]["good"]["quality"]["same_ct_as"] == ["foreign"]
     for quality in good:
@@ -364,7 +364,7 @@ def test_swapped_cts_are_refused_naming_the_patient_whose_ct_fits(coarse_phantom
     manifest = json.loads((fresh_nnunet["nnUNet_raw"] / "Dataset404_InputT1" / "conversion.json").read_text())
     assert set(manifest["left_out"]) == {first.name, second.name} and set(manifest["cases"]) == {third.name}
     for patient, other in ((first, second), (second, first)):
-        assert f"the CT of patient {other.name} fits this MR image as well as the CT given for it or better" in \
+        assert f"the CT of patient {other.name} fits this MR image better than the CT given for it" in \
             manifest["left_out"][patient.name]
 
 
