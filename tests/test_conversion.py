@@ -612,5 +612,5 @@ def test_convert_help_lists_the_options(capsys):
         cli_main(["convert", "--help"])
     text = capsys.readouterr().out
     for option in ("--layout", "--t1t2-id", "--bone-hu", "--folds", "--tolerance-voxels", "--min-sharpness",
-                   "--max-mirror-gain", "--accept", "-np"):
+                   "--max-mirror-gain", "--compare-with", "--accept", "-np"):
         assert option in text
