@@ -59,7 +59,7 @@ def add_conversion_options(parser: argparse.ArgumentParser, study: bool = False)
                               "[0.005]")
     quality.add_argument("--compare-with", dest="compared_patients", type=int, metavar="N", default=default(3),
                          help="compare each MR image with the CTs of N other patients: refused where one fits "
-                              "it as well as its own CT (pairs mixed up); 0: compare with none [3]")
+                              "it clearly better than its own CT (pairs mixed up); 0: compare with none [3]")
     quality.add_argument("--min-head-dice", type=float, default=default(0.8),
                          help="least Dice of the MR's and the registered CT's head masks [0.8]")
     quality.add_argument("--accept", action="append", metavar="PATIENT[:T1|T2]", default=default([]),

@@ -1,4 +1,4 @@
-"""Does another patient's CT fit this MR image as well as the CT given for it? Pairs mixed up in a data set.
+"""Does another patient's CT fit this MR image better than the CT given for it? Pairs mixed up in a data set.
 
 The pose check (:mod:`.registration_check`) judges a CT against the poses around its optimum and
 against its own mirror image. What it cannot always tell, on coarse or thick-slice images, is a CT of

@@ -232,9 +232,11 @@ def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], 
           accepted: frozenset[tuple[str, str]] = frozenset()) -> list[PatientJob]:
     """The jobs for the cases that are not up to date (the manifests keep the records of the others)."""
     jobs = []
-    others = _compared_cts(patients, settings.quality.compared_patients)
+    ct_fingerprints = {p.patient: fingerprint(p.ct) for p in patients}
+    others = _compared_patients(patients, ct_fingerprints, settings.quality.compared_patients)
+    ct_of = {p.patient: p.ct for p in patients}
     for source in patients:
-        compared = {patient: fingerprint(ct) for patient, ct in others[source.patient]}
+        compared = {patient: ct_fingerprints[patient] for patient in others[source.patient]}
         images = []
         for modality, mr in (("T1", source.t1), ("T2", source.t2)):
             datasets = [dataset for dataset in manifests if modality in dataset.modalities]
@@ -242,7 +244,8 @@ def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], 
                 continue
             accept = (source.patient, modality) in accepted
             identity = _as_stored({"patient": source.patient, "modality": modality, "accepted_by_user": accept,
-                                   "sources": _fingerprints(source, mr), "settings": settings.as_dict(),
+                                   "sources": _fingerprints(source, mr, ct_fingerprints[source.patient]),
+                                   "settings": settings.as_dict(),
                                    "compared_with_cts_of": compared})
             pending = []
             for dataset in datasets:
@@ -256,18 +259,18 @@ def _plan(patients: list[PatientSource], manifests: dict[RawDataset, Manifest], 
             else:
                 summary.skipped.append(f"{source.patient} {modality}")
         if images:
-            jobs.append(PatientJob(source, tuple(images), settings, others[source.patient]))
+            jobs.append(PatientJob(source, tuple(images), settings,
+                                   tuple((patient, ct_of[patient]) for patient in others[source.patient])))
     return jobs
 
 
-def _compared_cts(patients: list[PatientSource], count: int) -> dict[str, tuple[tuple[str, Path], ...]]:
-    """For each patient, the (patient, CT) pairs its MR images are compared with (:mod:`.other_patients`);
+def _compared_patients(patients: list[PatientSource], ct_fingerprints: dict[str, dict],
+                       count: int) -> dict[str, list[str]]:
+    """For each patient, the patients whose CTs its MR images are compared with (:mod:`.other_patients`);
     none for registered inputs, which are not registered here."""
     subjects = {p.patient: p.subject for p in patients}
-    ct_bytes = {p.patient: fingerprint(p.ct)["bytes"] for p in patients}
-    ct_of = {p.patient: p.ct for p in patients}
-    return {p.patient: () if p.registered else
-            tuple((other, ct_of[other]) for other in compared_patients(p.patient, subjects, ct_bytes, count))
+    ct_bytes = {patient: ct["bytes"] for patient, ct in ct_fingerprints.items()}
+    return {p.patient: [] if p.registered else compared_patients(p.patient, subjects, ct_bytes, count)
             for p in patients}
 
 
@@ -276,8 +279,8 @@ def _as_stored(record: dict) -> dict:
     return json.loads(json.dumps(record))
 
 
-def _fingerprints(source: PatientSource, mr: Path) -> dict:
-    sources = {"mr": fingerprint(mr), "ct": fingerprint(source.ct)}
+def _fingerprints(source: PatientSource, mr: Path, ct_fingerprint: dict) -> dict:
+    sources = {"mr": fingerprint(mr), "ct": ct_fingerprint}
     if source.head_mask:
         sources["head_mask"] = fingerprint(source.head_mask)
     return sources

@@ -3,7 +3,7 @@
 The verdict rests on evidence that scales with each case (:mod:`.registration_check`): the
 registration uncertainty in mm against a tolerance of 1.5 MR voxels (at least 2 mm), how sharply the
 similarity peaks at the optimum, whether the mirrored CT would fit better, and whether another
-patient's CT fits the image as well (:mod:`.other_patients`). Two figures of the
+patient's CT fits the image better (:mod:`.other_patients`). Two figures of the
 labelled images are recorded beside them for a reader of ``conversion.json``:
 
 * ``head_mask_dice``: overlap of the MR's own head mask with the registered CT's. A value below
