@@ -13,7 +13,7 @@ from __future__ import annotations
 from nnunet_t1t2.study.learning import (LEARNED_NOTHING_DICE, LearningFailure, learning_failures,
                                        uninterpretable_classes)
 from nnunet_t1t2.study.results import CLASSES, StudyResults, TissueClass
-from nnunet_t1t2.study.statistics import Estimate, PairedComparison
+from nnunet_t1t2.study.statistics import Estimate, PairedComparison, Sample
 from nnunet_t1t2.study.strategies import STRATEGIES, Strategy
 
 TEST_SET = "T2"
@@ -55,7 +55,7 @@ def signed(value: float) -> str:
     return f"{value:+.3f}"
 
 
-def sample(value: Estimate | PairedComparison) -> str:
+def sample(value: Sample) -> str:
     """"4 patients x 3 seeds", "8 patients x 1 seed x 3 folds"."""
     text = f"{value.patients} patient{'s' * (value.patients != 1)} x {value.seeds} seed{'s' * (value.seeds != 1)}"
     return text + (f" x {value.folds} folds" if value.folds > 1 else "")

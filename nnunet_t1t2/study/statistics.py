@@ -40,20 +40,14 @@ PerPatient = Mapping[str, float | None]
 """case -> value (None where the metric is undefined for that case)."""
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A model's mean over test patients (each averaged over its runs) with its 95 % interval."""
+@dataclass(frozen=True, kw_only=True)
+class Sample:
+    """What a figure was computed over: test patients, and the training runs (seeds x folds)."""
 
-    mean: float
-    low: float | None
-    high: float | None
-    """``None`` with fewer than two patients: no spread to resample."""
     patients: int
     seeds: int
     folds: int
     runs: int
-    seed_sd: float | None
-    """SD across seeds of the per-seed mean over patients; ``None`` with one seed."""
 
     @property
     def covers_training(self) -> bool:
@@ -62,7 +56,19 @@ class Estimate:
 
 
 @dataclass(frozen=True)
-class PairedComparison:
+class Estimate(Sample):
+    """A model's mean over test patients (each averaged over its runs) with its 95 % interval."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    """``None`` with fewer than two patients: no spread to resample."""
+    seed_sd: float | None
+    """SD across seeds of the per-seed mean over patients; ``None`` with one seed."""
+
+
+@dataclass(frozen=True)
+class PairedComparison(Sample):
     """``a - b``, paired by run and patient, averaged over runs per patient, then over patients."""
 
     difference: float
@@ -70,14 +76,6 @@ class PairedComparison:
     high: float | None
     p_value: float | None
     """Two-sided Wilcoxon signed-rank p; ``None`` with fewer than two patients."""
-    patients: int
-    seeds: int
-    folds: int
-    runs: int
-
-    @property
-    def covers_training(self) -> bool:
-        return self.runs > 1
 
     @property
     def distinguishable(self) -> bool:
