@@ -78,10 +78,8 @@ def fit_of_other_patients(problem: RegistrationProblem, poses: Iterable[sitk.Tra
             same.append(patient)
             continue
         other = RegistrationProblem.prepare(problem.mr, ct, problem.mr_head, problem.settings)
-        start = sitk.Euler3DTransform()
-        start.SetCenter(problem.head_centre())
         try:
-            others[patient] = other.similarity(other.optimise(start, what, native=False).transform)
+            others[patient] = other.similarity(other.optimise(other.scanner_pose(), what, native=False).transform)
         except UserError:  # no optimum found: this CT fits nowhere, which is no evidence against the given one
             others[patient] = None
     return OtherPatientsFit(max(problem.similarity(pose) for pose in poses), others, tuple(same))

@@ -130,6 +130,13 @@ class RegistrationProblem:
     def head_centre(self) -> tuple[float, ...]:
         return _centroid(self.mr_head)
 
+    def scanner_pose(self) -> sitk.Euler3DTransform:
+        """The scanner's coordinates (identity), rotating about the MR head's centre: where a
+        registration starts."""
+        pose = sitk.Euler3DTransform()
+        pose.SetCenter(self.head_centre())
+        return pose
+
     def similarity(self, transform: sitk.Transform, moving: sitk.Image | None = None) -> float:
         """Mattes mutual information of the MR's working copy and the CT's (or ``moving``, another image
         on the working grid) at ``transform``, over every head voxel (no random sampling, so two poses
@@ -164,9 +171,7 @@ def register_ct_to_mr(mr: sitk.Image, ct: sitk.Image, mr_head: sitk.Image, setti
 def register(problem: RegistrationProblem, what: str) -> Registration:
     """:func:`register_ct_to_mr` for a prepared problem."""
     _check_field_of_view_overlap(problem.ct, problem.mr_head, what)
-    initial = sitk.Euler3DTransform()
-    initial.SetCenter(problem.head_centre())
-    return problem.optimise(initial, what)
+    return problem.optimise(problem.scanner_pose(), what)
 
 
 def _optimise(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image, initial: sitk.Euler3DTransform,

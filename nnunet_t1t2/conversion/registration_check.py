@@ -121,7 +121,7 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     # local optimum on thick slices, and a failed alternative would make any CT look unflipped).
     mirrored = RegistrationProblem.prepare(problem.mr, mirrored_left_right(problem.ct), problem.mr_head,
                                            problem.settings)
-    first = mirrored.optimise(_start(centre), what, native=False)
+    first = mirrored.optimise(mirrored.scanner_pose(), what, native=False)
     mirrored_fit = max(mirrored.similarity(r.transform)
                        for r in (first, *_restarted(mirrored, first.transform, centre, shift, what)))
     gain = (mirrored_fit - at_optimum) / at_optimum if at_optimum > 0 else float("inf")
