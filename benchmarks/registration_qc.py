@@ -43,7 +43,7 @@ from nnunet_t1t2.conversion.registration import Registration, RegistrationProble
 from nnunet_t1t2.conversion.registration_check import head_points, mean_displacement, moved_pose, check_pose, \
     mirrored_left_right
 from nnunet_t1t2.conversion.tissue import mr_head_mask
-from nnunet_t1t2.phantom import generate_phantom
+from nnunet_t1t2.phantom import PhantomVariation, generate_phantom
 
 SHIFTS_MM = (3, 5, 10, 20)
 ROTATIONS_DEG = (5, 10, 20)
@@ -139,7 +139,8 @@ def main() -> None:
             voxel, slice_mm = (float(v) for v in acquisition.split("x"))
             folder = Path(tmp) / acquisition
             patients = generate_phantom(folder, args.patients, seed=args.seed + 11, size="small",
-                                        n_t2=max(1, args.patients // 2), mr_voxel_mm=voxel, slice_mm=slice_mm)
+                                        n_t2=max(1, args.patients // 2),
+                                        variation=PhantomVariation(mr_voxel_mm=voxel, slice_mm=slice_mm))
             cts = [read_ct(patient / "ct.nii.gz", patient.name) for patient in patients]
             for index, patient in enumerate(patients):
                 for modality in ("t1", "t2"):

@@ -33,7 +33,7 @@ from nnunet_t1t2.conversion.registration_check import check_pose, head_points, m
 from nnunet_t1t2.conversion.splits import split_patients
 from nnunet_t1t2.conversion.tissue import mr_head_mask
 from nnunet_t1t2.errors import UserError
-from nnunet_t1t2.phantom import generate_phantom
+from nnunet_t1t2.phantom import PhantomVariation, generate_phantom
 
 BIN = Path(sys.executable).parent
 IDS = DatasetIds(t1=101, t2=102, t1t2=103)
@@ -289,7 +289,7 @@ def test_registration_check_accepts_the_found_pose_and_measures_one_10_mm_off(ph
 def coarse_phantom(tmp_path_factory) -> Path:
     """Three patients acquired with 4 mm voxels and 6 mm slices."""
     folder = tmp_path_factory.mktemp("coarse") / "phantom"
-    generate_phantom(folder, n=3, seed=5, size="small", n_t2=0, mr_voxel_mm=4.0, slice_mm=6.0)
+    generate_phantom(folder, n=3, seed=5, size="small", n_t2=0, variation=PhantomVariation(mr_voxel_mm=4.0, slice_mm=6.0))
     return folder
 
 

@@ -16,18 +16,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how many patients also get a T2 (default round(0.28*N), at least 1)")
     parser.add_argument("--ct-dtype", choices=("int16", "uint16"), default="int16",
                         help="CT storage: int16 HU (default), or uint16 HU+1024 with the NIfTI rescale intercept -1024")
-    parser.add_argument("--mr-voxel", type=float, metavar="MM",
-                        help="in-plane MR voxel size in mm [the size's own: small 3, paper 0.86]")
-    parser.add_argument("--slice-thickness", type=float, metavar="MM",
-                        help="MR slice thickness (axial) in mm [the size's own: small 3.5, paper 1]")
+    variation = parser.add_argument_group("variation", "heads and acquisitions unlike the default phantom's, "
+                                          "for checking that a model or schedule is not tuned to it")
+    variation.add_argument("--mr-voxel", type=float, metavar="MM",
+                           help="in-plane MR voxel size in mm [the size's own: small 3, paper 0.86]")
+    variation.add_argument("--slice-thickness", type=float, metavar="MM",
+                           help="MR slice thickness (axial) in mm [the size's own: small 3.5, paper 1]")
+    variation.add_argument("--skull-scale", type=float, default=1.0, metavar="F",
+                           help="factor on every bone plate's thickness, the size's floor on it included [1]")
+    variation.add_argument("--table-scale", type=float, default=1.0, metavar="F",
+                           help="factor on the skull's cortical tables: below 1 a wider diploe between thinner tables [1]")
+    variation.add_argument("--marrow-t1-contrast", type=float, default=1.0, metavar="F",
+                           help="marrow's T1 signal above cortical bone's, relative: below 1 marrow looks more like bone [1]")
+    variation.add_argument("--noise-scale", type=float, default=1.0, metavar="F", help="factor on the MR noise [1]")
+    variation.add_argument("--bias-scale", type=float, default=1.0, metavar="F",
+                           help="factor on the MR bias field's strength [1]")
+    variation.add_argument("--head-scale", type=float, default=1.0, metavar="F",
+                           help="factor on head size; the fields of view follow it [1]")
     parser.add_argument("--overwrite", action="store_true", help="replace the phantom in a non-empty output folder")
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnunet_t1t2.phantom import generate_phantom
+    from nnunet_t1t2.phantom import PhantomVariation, generate_phantom
 
+    variation = PhantomVariation(mr_voxel_mm=args.mr_voxel, slice_mm=args.slice_thickness,
+                                 skull_scale=args.skull_scale, table_scale=args.table_scale,
+                                 marrow_t1_contrast=args.marrow_t1_contrast, noise_scale=args.noise_scale,
+                                 bias_scale=args.bias_scale, head_scale=args.head_scale)
     folders = generate_phantom(args.out, args.n, seed=args.seed, size=args.size, n_t2=args.n_t2,
                                overwrite=args.overwrite, ct_dtype=args.ct_dtype, progress=print,
-                               mr_voxel_mm=args.mr_voxel, slice_mm=args.slice_thickness)
+                               variation=variation)
     print(f"wrote {len(folders)} patients to {args.out}")
     return 0

@@ -18,9 +18,13 @@ that ``sitk.Resample(ct, t1, transform)`` expects.
 Layout of ``DIR/phantom_NNN/``: ``t1.nii.gz``, ``ct.nii.gz``, ``truth_t1.nii.gz``,
 ``tissues_t1.nii.gz``, for some patients ``t2.nii.gz``, ``truth_t2.nii.gz``, ``tissues_t2.nii.gz``,
 plus ``tissue_legend.json`` and ``phantom.json`` (geometry, transforms, anatomy, acquisition).
+
+Variation (:mod:`.variation`): one :class:`PhantomVariation` gives the same patients other voxels and
+slices, thinner or thicker bone, darker marrow, more noise and bias, or another head size.
 """
 from nnunet_t1t2.phantom.generate import generate_phantom
 from nnunet_t1t2.phantom.patient import simulate_patient
 from nnunet_t1t2.phantom.sizes import SIZES
+from nnunet_t1t2.phantom.variation import PhantomVariation
 
-__all__ = ["generate_phantom", "simulate_patient", "SIZES"]
+__all__ = ["generate_phantom", "simulate_patient", "PhantomVariation", "SIZES"]

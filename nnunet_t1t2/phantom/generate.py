@@ -14,7 +14,8 @@ from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.output_folder import writable_folder
 from nnunet_t1t2.phantom.ct import CT_DTYPES
 from nnunet_t1t2.phantom.patient import simulate_patient
-from nnunet_t1t2.phantom.sizes import SIZES, with_mr_voxels
+from nnunet_t1t2.phantom.sizes import SIZES, varied_size
+from nnunet_t1t2.phantom.variation import PhantomVariation
 from nnunet_t1t2.phantom.writer import write_patient
 
 T2_FRACTION = 0.28  # the paper has T2 for 14 of its 50 patients
@@ -41,32 +42,29 @@ def generate_phantom(
     overwrite: bool = False,
     ct_dtype: str = "int16",
     progress: Callable[[str], None] | None = None,
-    mr_voxel_mm: float | None = None,
-    slice_mm: float | None = None,
+    variation: PhantomVariation = PhantomVariation(),
 ) -> list[Path]:
     """Write ``n`` paired head phantoms to ``out_dir/phantom_000``, ... and return their folders.
 
     Every patient has T1, CT and their truth; ``n_t2`` of them (default ``round(0.28 n)``, at
     least 1) also have a T2. The same arguments give byte-identical files. A patient's anatomy
     and images depend only on (seed, index); only whether it gets a T2 depends on ``n`` and
-    ``n_t2``. ``mr_voxel_mm`` and ``slice_mm`` acquire the MR images with other in-plane voxels and
-    slice thickness than the size's own (:func:`~nnunet_t1t2.phantom.sizes.with_mr_voxels`). With ``overwrite``, an existing folder is reused:
+    ``n_t2``. ``variation`` makes other heads and acquisitions than the default phantom's
+    (:mod:`nnunet_t1t2.phantom.variation`): other voxels and slices, skull, marrow contrast, noise,
+    bias field or head size, of the same patients. With ``overwrite``, an existing folder is reused:
     patient folders this call writes are replaced, and stale ``phantom_NNN`` folders from an
     earlier, larger set are removed; nothing else in it is touched.
     """
     n_t2 = default_n_t2(n) if n_t2 is None else n_t2
     _check_arguments(n, seed, size, n_t2, ct_dtype)
-    for name, value in (("MR voxel size", mr_voxel_mm), ("slice thickness", slice_mm)):
-        if value is not None and not 0.5 <= value <= 10:
-            raise UserError(f"the {name} must lie between 0.5 and 10 mm (got {value:g})")
-    acquisition = with_mr_voxels(SIZES[size], mr_voxel_mm, slice_mm) if mr_voxel_mm or slice_mm else SIZES[size]
+    acquisition = varied_size(SIZES[size], variation)
     out = Path(out_dir)
     _prepare_folder(out, n, overwrite)
     with_t2 = set(choose_t2_patients(seed, n, n_t2))
     folders = []
     for index in range(n):
         started = time.perf_counter()
-        patient = simulate_patient(seed, index, acquisition, index in with_t2, ct_dtype)
+        patient = simulate_patient(seed, index, acquisition, index in with_t2, ct_dtype, variation)
         folder = out / patient.patient_id
         try:
             write_patient(patient, folder)

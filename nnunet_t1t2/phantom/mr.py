@@ -27,12 +27,14 @@ class MrAcquisition:
         return {**asdict(self), "bias_terms": list(BIAS_TERMS)}
 
 
-def draw_mr_acquisition(rng: np.random.Generator) -> MrAcquisition:
+def draw_mr_acquisition(rng: np.random.Generator, noise_scale: float = 1.0, bias_scale: float = 1.0) -> MrAcquisition:
+    """A scan's gain, noise, blur and bias field; ``noise_scale`` and ``bias_scale`` make them noisier
+    and more strongly shaded than a typical clinical head coil's."""
     return MrAcquisition(
         gain=float(rng.uniform(700.0, 1400.0)),
-        noise_sigma=float(rng.uniform(0.02, 0.035)),
+        noise_sigma=float(rng.uniform(0.02, 0.035)) * noise_scale,
         psf_sigma_voxels=float(rng.uniform(0.4, 0.6)),
-        bias_coefficients=tuple(float(c) for c in rng.normal(0.0, 0.1, len(BIAS_TERMS))),
+        bias_coefficients=tuple(float(c) * bias_scale for c in rng.normal(0.0, 0.1, len(BIAS_TERMS))),
     )
 
 

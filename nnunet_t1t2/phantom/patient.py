@@ -19,6 +19,7 @@ from nnunet_t1t2.phantom.render import render
 from nnunet_t1t2.phantom.sizes import PhantomSize
 from nnunet_t1t2.phantom.tissues import draw_tissue_properties
 from nnunet_t1t2.phantom.truth import AIR_BELOW_HU, BONE_ABOVE_HU, labels_from_hu
+from nnunet_t1t2.phantom.variation import PhantomVariation
 
 FORMAT_VERSION = 1
 STREAMS = ("anatomy", "tissues", "poses", "t1", "t2", "ct")
@@ -62,13 +63,16 @@ def patient_id(index: int) -> str:
     return f"phantom_{index:03d}"
 
 
-def simulate_patient(seed: int, index: int, size: PhantomSize, has_t2: bool, ct_dtype: str = "int16") -> PatientPhantom:
-    """Everything that goes into one patient's folder, in memory."""
+def simulate_patient(seed: int, index: int, size: PhantomSize, has_t2: bool, ct_dtype: str = "int16",
+                     variation: PhantomVariation = PhantomVariation()) -> PatientPhantom:
+    """Everything that goes into one patient's folder, in memory. ``size`` holds the grids (for a
+    variation, :func:`~nnunet_t1t2.phantom.sizes.varied_size`); ``variation`` the rest of how it differs
+    from the default phantom, recorded in ``phantom.json`` unless it is the default."""
     rng = {name: np.random.default_rng(s)
            for name, s in zip(STREAMS, np.random.SeedSequence(seed, spawn_key=(index,)).spawn(len(STREAMS)))}
-    params = draw_head_parameters(rng["anatomy"], size.min_bone_mm)
+    params = draw_head_parameters(rng["anatomy"], size.min_bone_mm, variation)
     anatomy = HeadAnatomy(params)
-    tissues = draw_tissue_properties(rng["tissues"])
+    tissues = draw_tissue_properties(rng["tissues"], variation.marrow_t1_contrast)
 
     t1_from_head = random_rigid(rng["poses"], angle_deg=(0.0, 3.0), shift_mm=(0.0, 3.0))
     ct_from_t1 = random_rigid(rng["poses"], angle_deg=(1.0, 5.0), shift_mm=(2.0, 10.0))
@@ -82,7 +86,7 @@ def simulate_patient(seed: int, index: int, size: PhantomSize, has_t2: bool, ct_
     acquisitions = {}
     for name, (grid, pose, signal_table) in mr_scans.items():
         scene = render(anatomy, tissues.hu, signal_table, grid, np.linalg.inv(pose), size.mr_supersample)
-        acquisitions[name] = draw_mr_acquisition(rng[name])
+        acquisitions[name] = draw_mr_acquisition(rng[name], variation.noise_scale, variation.bias_scale)
         patient.volumes[name] = Volume(acquire_mr(scene.signal, acquisitions[name], rng[name]), grid,
                                        description=f"{name.upper()}-weighted MR, scanner units")
         patient.volumes[f"truth_{name}"] = Volume(labels_from_hu(scene.hu), grid, description="labels 0-3")
@@ -105,6 +109,7 @@ def simulate_patient(seed: int, index: int, size: PhantomSize, has_t2: bool, ct_
         "seed": seed,
         "size": size.name,
         "has_t2": has_t2,
+        **({} if variation.is_default else {"variation": variation.to_json()}),
         "images": {
             name: {"file": f"{name}.nii.gz", "dtype": str(v.array.dtype), "rescale_intercept": v.rescale_intercept,
                    "content": v.description, **v.grid.to_json()}

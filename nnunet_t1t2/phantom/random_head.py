@@ -2,7 +2,9 @@
 
 Nominal sizes are those of an adult head, in millimetres, scaled per patient by 0.93-1.03; each is
 jittered by a few per cent. Bone plates are floored at ``min_bone_mm``, the one concession to coarse
-grids (see :mod:`nnunet_t1t2.phantom.sizes`).
+grids (see :mod:`nnunet_t1t2.phantom.sizes`). A :class:`~nnunet_t1t2.phantom.variation.PhantomVariation`
+scales the head, its bone plates (floor included) and its cortical tables after the draw, so that the
+random stream, and with it every other feature of the patient, stays the same.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import numpy as np
 from nnunet_t1t2.phantom.anatomy import FRONTAL_SINUS_DIRECTION, MASTOID_DIRECTION, SPHENOID_DIRECTION, HeadAnatomy
 from nnunet_t1t2.phantom.head import Cavity, Ellipsoid, HeadParameters, Vec3
 from nnunet_t1t2.phantom.shapes import N_DIRECTION_TERMS
+from nnunet_t1t2.phantom.variation import PhantomVariation
 
 
 @dataclass(frozen=True)
@@ -44,32 +47,37 @@ def mirrored(centre: Vec3) -> tuple[Vec3, Vec3]:
     return (-centre[0], centre[1], centre[2]), centre
 
 
-def draw_head_parameters(rng: np.random.Generator, min_bone_mm: float) -> HeadParameters:
-    """A random head whose bone plates, cavity walls and septa are at least ``min_bone_mm``."""
-    draw = _Draw(rng, float(rng.uniform(0.93, 1.03)))
-    fields = {**_draw_cranium(draw, min_bone_mm), **_draw_brain(draw), **_draw_face_and_neck(draw, min_bone_mm)}
+def draw_head_parameters(rng: np.random.Generator, min_bone_mm: float,
+                         variation: PhantomVariation = PhantomVariation()) -> HeadParameters:
+    """A random head whose bone plates, cavity walls and septa are at least ``min_bone_mm`` (times the
+    variation's skull scale)."""
+    draw = _Draw(rng, float(rng.uniform(0.93, 1.03)) * variation.head_scale)
+    min_bone_mm *= variation.skull_scale
+    fields = {**_draw_cranium(draw, min_bone_mm, variation), **_draw_brain(draw),
+              **_draw_face_and_neck(draw, min_bone_mm)}
     # The mastoids and sinuses sit in or on the skull, so they are placed once its radii are known.
     skull = HeadAnatomy(HeadParameters(**fields, mastoids=(), cavities=()))
     mastoids, mastoid_cells = _place_mastoids(draw, skull, min_bone_mm)
     return HeadParameters(**fields, mastoids=mastoids, cavities=_place_sinuses(draw, skull, min_bone_mm) + mastoid_cells)
 
 
-def _draw_cranium(draw: _Draw, min_bone_mm: float) -> dict:
+def _draw_cranium(draw: _Draw, min_bone_mm: float, variation: PhantomVariation) -> dict:
+    skull, tables = variation.skull_scale, variation.table_scale
     return dict(
         scale=draw.scale,
         brain_semi_axes_mm=draw.jittered(64.0, 79.0, 84.0, 64.0, 44.0),  # left-right, front, back, up, down
         brain_wobble=draw.wobble(0.012),
         skull_mm={
-            "vault": draw.uniform(5.5, 7.5),
-            "frontal": draw.uniform(8.0, 10.5),
-            "occipital": draw.uniform(8.5, 11.0),
-            "temporal": draw.uniform(3.0, 4.5),
-            "base": draw.uniform(2.5, 4.0),
+            "vault": draw.uniform(5.5, 7.5) * skull,
+            "frontal": draw.uniform(8.0, 10.5) * skull,
+            "occipital": draw.uniform(8.5, 11.0) * skull,
+            "temporal": draw.uniform(3.0, 4.5) * skull,
+            "base": draw.uniform(2.5, 4.0) * skull,
         },
         skull_wobble=draw.wobble(0.04),
-        outer_table_mm=max(draw.uniform(1.6, 2.4), min_bone_mm / 2),
-        inner_table_mm=max(draw.uniform(1.2, 1.8), min_bone_mm / 2),
-        frontal_bossing_mm=draw.uniform(8.0, 12.0) + min_bone_mm,
+        outer_table_mm=max(draw.uniform(1.6, 2.4), min_bone_mm / 2) * tables,
+        inner_table_mm=max(draw.uniform(1.2, 1.8), min_bone_mm / 2) * tables,
+        frontal_bossing_mm=draw.uniform(8.0, 12.0) * skull + min_bone_mm,
         bone_density_base_boost=draw.uniform(0.05, 0.2),
         bone_density_wobble=draw.wobble(0.04),
         scalp_mm=draw.uniform(4.5, 6.5),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from nnunet_t1t2.phantom.geometry import Grid
+from nnunet_t1t2.phantom.variation import PhantomVariation
 
 #: Sub-voxel spacing aimed at when averaging over an MR voxel, and the most sub-voxels per axis.
 SUBVOXEL_MM = 1.5
@@ -56,21 +57,30 @@ SIZES: dict[str, PhantomSize] = {
 }
 
 
-def with_mr_voxels(size: PhantomSize, voxel_mm: float | None = None, slice_mm: float | None = None) -> PhantomSize:
-    """``size`` with MR grids of ``voxel_mm`` in-plane and ``slice_mm`` thick axial slices (each
-    defaulting to the size's own) covering the same field of view, as other scanners and protocols
-    acquire it. Sub-voxel sampling follows the voxel size, so that a thick slice averages what it
-    holds (partial volume) as a real slice profile does."""
+def varied_size(size: PhantomSize, variation: PhantomVariation) -> PhantomSize:
+    """``size`` as ``variation`` acquires it: MR grids of its in-plane voxels and axial slices (each
+    defaulting to the size's own), as other scanners and protocols acquire them, and MR and CT fields
+    of view grown or shrunk with its head size, so that heads fill them as at the default. Sub-voxel
+    sampling follows the voxel size, so that a thick slice averages what it holds (partial volume) as
+    a real slice profile does."""
+    if variation.mr_voxel_mm is None and variation.slice_mm is None and variation.head_scale == 1.0:
+        return size
     spacing = np.array(size.mr.spacing, dtype=float)
-    if voxel_mm is not None:
-        spacing[:2] = voxel_mm
-    if slice_mm is not None:
-        spacing[2] = slice_mm
-    if np.any(spacing <= 0):
-        raise ValueError(f"MR voxel sizes must be positive, not {spacing.tolist()}")
-    field_of_view = np.multiply(size.mr.size, size.mr.spacing)
-    centre = np.add(size.mr.origin, (np.array(size.mr.size) - 1) / 2 * np.array(size.mr.spacing))
-    grid = Grid.centred_on(centre, np.maximum(np.rint(field_of_view / spacing), 2).astype(int), spacing)
+    if variation.mr_voxel_mm is not None:
+        spacing[:2] = variation.mr_voxel_mm
+    if variation.slice_mm is not None:
+        spacing[2] = variation.slice_mm
+    mr = _scaled_grid(size.mr, variation.head_scale, spacing)
+    ct = size.ct if variation.head_scale == 1.0 else _scaled_grid(size.ct, variation.head_scale, np.array(size.ct.spacing))
     supersample = tuple(int(np.clip(np.ceil(s / SUBVOXEL_MM), 2, MAX_SUPERSAMPLE)) for s in spacing)
     name = f"{size.name}-mr{spacing[0]:g}x{spacing[1]:g}x{spacing[2]:g}"
-    return replace(size, name=name, mr=grid, mr_supersample=supersample)
+    if variation.head_scale != 1.0:
+        name += f"-head{variation.head_scale:g}"
+    return replace(size, name=name, mr=mr, ct=ct, mr_supersample=supersample)
+
+
+def _scaled_grid(grid: Grid, scale: float, spacing: np.ndarray) -> Grid:
+    """A grid of ``spacing`` whose field of view is ``grid``'s scaled by ``scale`` about the head's centre."""
+    field_of_view = np.multiply(grid.size, grid.spacing) * scale
+    centre = np.add(grid.origin, (np.array(grid.size) - 1) / 2 * np.array(grid.spacing)) * scale
+    return Grid.centred_on(centre, np.maximum(np.rint(field_of_view / spacing), 2).astype(int), spacing)

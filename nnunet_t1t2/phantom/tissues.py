@@ -92,9 +92,10 @@ class TissueProperties:
         }
 
 
-def draw_tissue_properties(rng: np.random.Generator) -> TissueProperties:
+def draw_tissue_properties(rng: np.random.Generator, marrow_t1_contrast: float = 1.0) -> TissueProperties:
     """Jitter the nominal table: soft-tissue HU by a few HU, marrow and cortical bone over their
-    physiological ranges, MR signal by up to 8 % (never enough to swap a contrast ordering)."""
+    physiological ranges, MR signal by up to 8 % (never enough to swap a contrast ordering).
+    ``marrow_t1_contrast`` scales how far marrow's T1 signal lies above cortical bone's."""
     hu = np.array([NOMINAL[t].hu for t in Tissue], dtype=np.float32)
     t1w = np.array([NOMINAL[t].t1w for t in Tissue], dtype=np.float32)
     t2w = np.array([NOMINAL[t].t2w for t in Tissue], dtype=np.float32)
@@ -104,6 +105,8 @@ def draw_tissue_properties(rng: np.random.Generator) -> TissueProperties:
     hu[Tissue.CORTICAL_BONE] = rng.uniform(1000, 1400)
     t1w *= rng.uniform(0.92, 1.08, N_TISSUES).astype(np.float32)
     t2w *= rng.uniform(0.92, 1.08, N_TISSUES).astype(np.float32)
+    contrast = np.float32(marrow_t1_contrast)
+    t1w[Tissue.MARROW] = t1w[Tissue.MARROW] * contrast + t1w[Tissue.CORTICAL_BONE] * (1 - contrast)
     # Rounded as the legend prints them, so that the legend is exact.
     return TissueProperties(hu=np.round(hu, 1), t1w=np.round(t1w, 5), t2w=np.round(t2w, 5))
 
