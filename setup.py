@@ -59,8 +59,9 @@ setup(
         # dask-cuda is not listed: it pins dask and distributed to exact versions (rapids-dask-dependency)
         # and pip's fallback to older releases fails to build without nvidia-smi; on GPU nodes a user
         # installs a dask-cuda matching the installed distributed
-        "cluster": ["dask-jobqueue"],
-        "test": ["pytest>=7", "pytest-xdist>=3", "dask-jobqueue"],
+        # cryptography: the TLS credentials made for each study that runs batch jobs
+        "cluster": ["dask-jobqueue", "cryptography"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "dask-jobqueue", "cryptography", "psutil"],
     },
     entry_points={"console_scripts": ["nnunet-t1t2 = nnunet_t1t2.cli:main"]},
 )

@@ -49,8 +49,10 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
                        help="submit the workers as batch jobs through dask-jobqueue (pip install "
                             "\"nnunet-t1t2[cluster]\"); the study folder must be on a shared file system")
     group.add_argument("--scheduler", metavar="ADDRESS",
-                       help="use an existing Dask cluster (tcp://host:8786); start its workers with "
-                            "`dask worker ADDRESS --nthreads 1 --resources training=1`")
+                       help="use an existing Dask cluster (tls://host:8786, with the credentials of Dask's "
+                            "configuration, distributed.comm.tls; a tcp:// scheduler runs the code of anyone who "
+                            "reaches it); start its workers with `dask worker ADDRESS --nthreads 1 --resources "
+                            "training=1`")
     group.add_argument("--gpus-per-training", type=int, default=1, metavar="N",
                        help="GPUs of one training (nnU-Net's -num_gpus, DDP) [1]")
     group.add_argument("--queue", help="--cluster: queue or partition [Dask's jobqueue configuration]")

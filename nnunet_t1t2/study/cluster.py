@@ -18,6 +18,13 @@ machine, handed to the commands it runs through the environment (see
   the same path (a shared file system);
 * ``--scheduler ADDRESS``: an existing Dask cluster, whose workers were started with
   ``--nthreads 1 --resources training=1``.
+
+A Dask scheduler runs whatever functions its clients send, so nothing listens beyond this machine
+unless it has to: the local cluster's scheduler, workers and dashboard listen on loopback only.
+A batch system's workers run on other machines: there the scheduler listens on the network, but
+only through TLS with credentials made for this study (a client or worker needs the study's
+certificate, which only the study's own jobs get). ``--scheduler`` connects with Dask's own
+security configuration (``distributed.comm.tls``), and says whether the connection is encrypted.
 """
 from __future__ import annotations
 
@@ -26,11 +33,14 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TextIO
 
 from nnunet_t1t2.errors import UserError
 
 RESOURCE = "training"
+#: Where the local cluster listens: this machine only.
+LOOPBACK = "127.0.0.1"
+DASHBOARD_ADDRESS = f"{LOOPBACK}:8787"
 #: A CPU training's convolutions keep a few cores busy; beyond that, trainings side by side use
 #: the cores better than one training with more threads.
 CPU_CORES_PER_WORKER = 4
@@ -72,8 +82,9 @@ def worker_count(options: ClusterOptions) -> int | None:
 
 
 @contextmanager
-def study_client(options: ClusterOptions, device: str, log_folder: Path) -> Iterator:
-    """A Dask client on the cluster ``options`` describe; the cluster it started is closed after."""
+def study_client(options: ClusterOptions, device: str, log_folder: Path, stream: TextIO = sys.stdout) -> Iterator:
+    """A Dask client on the cluster ``options`` describe; the cluster it started is closed after.
+    Says on ``stream`` where the scheduler is and whether the connection to it is encrypted."""
     # Dask's own INFO lines (workers starting and stopping) would bury the study's progress lines;
     # set before distributed is imported, also in the worker processes it starts
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
@@ -91,6 +102,7 @@ def study_client(options: ClusterOptions, device: str, log_folder: Path) -> Iter
         except OSError as e:
             raise UserError(f"--scheduler {options.scheduler}: no Dask scheduler answers there ({e})") from None
         try:
+            print(connection_note(client), file=stream, flush=True)
             require_training_workers(client)
             yield client
         finally:
@@ -101,6 +113,7 @@ def study_client(options: ClusterOptions, device: str, log_folder: Path) -> Iter
         cluster = batch_cluster(options, device, log_folder) if options.cluster else local_cluster(options, device)
         try:
             with Client(cluster) as client:
+                print(connection_note(client), file=stream, flush=True)
                 yield client
         finally:
             cluster.close()
@@ -116,6 +129,44 @@ def require_training_workers(client) -> None:
         raise UserError(f"no worker of the Dask cluster at {client.scheduler.address} offers the resource "
                         f"'{RESOURCE}'; start its workers with `dask worker {client.scheduler.address} --nthreads 1 "
                         f"--resources {RESOURCE}=1` (one per GPU, each with CUDA_VISIBLE_DEVICES set)")
+
+
+def connection_note(client) -> str:
+    """Where the scheduler is, whether what the study sends it is encrypted (TLS) or readable and
+    forgeable by anyone on the way (plain TCP), and the dashboard where it can be opened from here."""
+    from distributed.comm import get_address_host
+
+    address = client.scheduler.address
+    if address.startswith("tls://"):
+        note = f"Dask scheduler {address}: encrypted (TLS)"
+    elif is_loopback(get_address_host(address)):
+        note = f"Dask scheduler {address}: this machine only (loopback, not encrypted)"
+    else:
+        note = (f"Dask scheduler {address}: NOT encrypted; anyone who can reach it can run code as its workers' "
+                f"user. Start it with TLS (dask scheduler --protocol tls --tls-ca-file ... --tls-cert ... "
+                f"--tls-key ...) and give the study the same credentials in Dask's configuration "
+                f"(distributed.comm.tls)")
+    return f"{note}\nDask dashboard: {dashboard_link(client)}"
+
+
+def dashboard_link(client) -> str:
+    """The dashboard's address if it can be opened from here, else why not (without bokeh the
+    scheduler serves only its health and metrics pages there)."""
+    from importlib.util import find_spec
+    from urllib.parse import urlsplit
+
+    from distributed.comm import get_address_host
+
+    if find_spec("bokeh") is None or "dashboard" not in client.scheduler_info().get("services", {}):
+        return "none (pip install bokeh to see it)"
+    link, scheduler_host = client.dashboard_link, get_address_host(client.scheduler.address)
+    if is_loopback(urlsplit(link).hostname or "") and not is_loopback(scheduler_host):
+        return f"only on the scheduler's machine ({scheduler_host})"
+    return link
+
+
+def is_loopback(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def local_cluster(options: ClusterOptions, device: str):
@@ -142,10 +193,10 @@ def local_cluster(options: ClusterOptions, device: str):
         shares = split(cores, count)
         environments = [cpu_worker_threads(len(share)) for share in shares]
     workers = {f"worker-{i}": {"cls": Nanny, "options": {
-        "nthreads": 1, "resources": {RESOURCE: 1}, "name": f"worker-{i}",
+        "host": LOOPBACK, "nthreads": 1, "resources": {RESOURCE: 1}, "name": f"worker-{i}",
         "env": {**env, CORES_VARIABLE: ",".join(map(str, share))}}}
         for i, (env, share) in enumerate(zip(environments, shares))}
-    scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":8787"}}
+    scheduler = {"cls": Scheduler, "options": {"host": LOOPBACK, "dashboard_address": DASHBOARD_ADDRESS}}
     return SpecCluster(workers=workers, scheduler=scheduler, name="nnunet-t1t2 study")
 
 
@@ -161,7 +212,8 @@ def cuda_cluster(gpus: list[str], cores_per_worker: int):
     from dask_cuda import LocalCUDACluster
 
     return LocalCUDACluster(CUDA_VISIBLE_DEVICES=gpus, threads_per_worker=1, resources={RESOURCE: 1},
-                            env=gpu_worker_threads(cores_per_worker))
+                            env=gpu_worker_threads(cores_per_worker), host=LOOPBACK,
+                            dashboard_address=DASHBOARD_ADDRESS)
 
 
 def available_cores() -> list[int]:
@@ -228,6 +280,18 @@ def batch_cluster(options: ClusterOptions, device: str, log_folder: Path):
     return cluster
 
 
+def study_credentials(system: str):
+    """TLS credentials made for this study only: the scheduler and the study's jobs hold them, and
+    neither accepts a connection without them."""
+    from distributed.security import Security
+
+    try:
+        return Security.temporary()
+    except ImportError:
+        raise UserError(f"--cluster {system} encrypts the connections to its jobs, which needs the package "
+                        f"cryptography: pip install \"nnunet-t1t2[cluster]\"") from None
+
+
 def job_options(options: ClusterOptions, device: str, log_folder: Path) -> dict:
     """The keyword arguments of the dask-jobqueue cluster class for ``options.cluster``."""
     import dask
@@ -237,7 +301,12 @@ def job_options(options: ClusterOptions, device: str, log_folder: Path) -> dict:
         raise UserError(f"--cluster {system}: choose one of {', '.join(BATCH_SYSTEMS)}")
     configured = dask.config.get(f"jobqueue.{system}", {}) or {}
     kwargs: dict = {"processes": 1, "python": sys.executable, "log_directory": str(log_folder),
-                    "worker_extra_args": [*configured.get("worker-extra-args", []), "--resources", f"{RESOURCE}=1"]}
+                    "worker_extra_args": [*configured.get("worker-extra-args", []), "--resources", f"{RESOURCE}=1"],
+                    # the jobs' copy of the study's key goes beside their logs, on the shared file system
+                    "security": study_credentials(system),
+                    "shared_temp_directory": configured.get("shared-temp-directory") or str(log_folder),
+                    "scheduler_options": {"dashboard_address": DASHBOARD_ADDRESS,
+                                          **(configured.get("scheduler-options") or {})}}
     kwargs.update({k: v for k, v in {"cores": options.cores, "memory": options.memory}.items() if v is not None})
     unsupported = [f"--{name}" for name, value in (("queue", options.queue), ("walltime", options.walltime),
                                                    ("account", options.account))
