@@ -7,6 +7,8 @@ HELP = "put a trained source model's plans on a target data set, preprocess it, 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from nnunet_t1t2.checkpoints import TRUST_HELP, TRUST_OPTION
+
     parser.add_argument("--source", required=True, help="source data set (name or id) of the trained model")
     parser.add_argument("--target", required=True, help="target data set (name or id), already converted")
     parser.add_argument("-c", "--configuration", default="3d_fullres", help="[3d_fullres]")
@@ -19,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-plans", help="plans identifier for the target [the source's]")
     parser.add_argument("--force", action="store_true",
                         help="replace a target plans file of that name that nnU-Net planned for the target itself")
+    parser.add_argument(TRUST_OPTION, action="store_true", help=TRUST_HELP)
     parser.add_argument("--no-preprocess", action="store_true", help="only print the preprocessing command")
     parser.add_argument("-np", type=int, default=2, help="processes for preprocessing [2]")
 
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     source = SourceModel(dataset_name(args.source), args.trainer, args.plans, args.configuration, args.fold,
                          args.checkpoint)
-    plans_file = link(source, args.target, args.target_plans, args.force)
+    plans_file = link(source, args.target, args.target_plans, args.force, args.trust_checkpoint)
     plans, target = plans_file.stem, plans_file.parent.name
     print(f"linked {target} to the source model {source}\n  plans: {plans_file}")
     preprocess_command = f"nnUNetv2_preprocess -d {target} -plans_name {plans} -c {args.configuration}"

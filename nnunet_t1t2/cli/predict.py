@@ -9,6 +9,7 @@ HELP = ("segment new scans (DICOM series, NIfTI, .mha, .nrrd) with a trained mod
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from nnunet_t1t2.checkpoints import TRUST_HELP, TRUST_OPTION
     from nnunet_t1t2.prediction.formats import FORMATS
 
     parser.add_argument("-i", "--input", nargs="+", required=True, metavar="INPUT",
@@ -23,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("-c", "--configuration", help="configuration [3d_fullres with -d]")
     model.add_argument("-f", "--folds", nargs="+", help="folds to ensemble [every fold with a checkpoint]")
     model.add_argument("-chk", "--checkpoint", default="checkpoint_final.pth", help="[%(default)s]")
+    model.add_argument(TRUST_OPTION, action="store_true", help=TRUST_HELP)
     model.add_argument("--cache", help="where zips are installed [$NNUNET_T1T2_CACHE or ~/.cache/nnunet-t1t2/models]")
     parser.add_argument("--format", choices=FORMATS, default="nifti",
                         help="file format of the label and pseudo-CT images; 'input' keeps the input's "
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         check_labels(model.labels, hu, str(model.folder))
     out = writable_folder(Path(args.output))
     print(f"model: {model.describe()}\n{len(cases)} case(s) -> {out}")
-    predictor = load_predictor(model, _device(args.device), use_mirroring=not args.disable_tta)
+    predictor = load_predictor(model, _device(args.device), use_mirroring=not args.disable_tta,
+                               trust_checkpoint=args.trust_checkpoint)
     results = predict_cases(cases, predictor, model, Options(out, args.format, hu, not args.no_qc))
     failed = [r for r in results if r.error]
     print(f"{len(results) - len(failed)} of {len(results)} case(s) segmented into {out}")

@@ -11,7 +11,9 @@ Everything that would make nnU-Net fail deep inside inference, or silently predi
 ordered axes, is checked first and reported with the model folder named: missing folds or
 checkpoints, a model that takes several input channels (one MR image per case is all that
 ``predict`` gives), a cascade stage, and an image reader other than SimpleITK's (the axis order
-of the arrays handed to the network must be the one the model was trained with).
+of the arrays handed to the network must be the one the model was trained with). A model is data:
+its checkpoints are read with torch's safe loader before nnU-Net's predictor, which unpickles
+whatever they name, touches them (:mod:`nnunet_t1t2.checkpoints`).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnunet_t1t2.checkpoints import load_checkpoint
 from nnunet_t1t2.discovery import with_our_trainers
 from nnunet_t1t2.environment import environment_set
 from nnunet_t1t2.errors import UserError
@@ -107,11 +110,15 @@ def check_model(folder: Path, folds: list[str] | None, checkpoint: str = DEFAULT
     return model
 
 
-def load_predictor(model: TrainedModel, device: str, use_mirroring: bool):
-    """nnU-Net's ``nnUNetPredictor`` holding the model's weights (one set per fold)."""
+def load_predictor(model: TrainedModel, device: str, use_mirroring: bool, trust_checkpoint: bool = False):
+    """nnU-Net's ``nnUNetPredictor`` holding the model's weights (one set per fold). Each fold's
+    checkpoint is first read as data only, unless ``trust_checkpoint``: nnU-Net's predictor
+    unpickles it with everything it names."""
     import torch
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
+    for fold in model.folds:
+        load_checkpoint(model.folder / f"fold_{fold}" / model.checkpoint, trust_checkpoint)
     predictor = nnUNetPredictor(use_mirroring=use_mirroring, device=torch.device(device), allow_tqdm=False)
     folds = tuple(f if f == "all" else int(f) for f in model.folds)
     try:

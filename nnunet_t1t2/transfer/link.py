@@ -20,14 +20,14 @@ from nnunetv2.experiment_planning.plans_for_pretraining.move_plans_between_datas
     move_plans_between_datasets
 from nnunetv2.paths import nnUNet_preprocessed, nnUNet_raw
 
+from nnunet_t1t2.checkpoints import load_checkpoint
 from nnunet_t1t2.discovery import find_trainer_class
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.nnunet_paths import dataset_name
-from nnunet_t1t2.transfer.source import (SourceModel, linked_source, load_checkpoint, record_source,
-                                         topology_differences)
+from nnunet_t1t2.transfer.source import SourceModel, linked_source, record_source, topology_differences
 
 
-def _check_source(source: SourceModel, target: str, target_channels: int) -> None:
+def _check_source(source: SourceModel, target: str, target_channels: int, trust: bool) -> None:
     from nnunet_t1t2.transfer.trainer import TransferTrainer
 
     trainer_class = find_trainer_class(source.trainer)
@@ -38,13 +38,16 @@ def _check_source(source: SourceModel, target: str, target_channels: int) -> Non
         raise UserError(f"the source model's checkpoint {path} does not exist. Train the source first: "
                         f"{source.train_command()}")
     source_plans = load_json(str(Path(nnUNet_preprocessed.require()) / source.dataset / f"{source.plans}.json"))
-    differences = topology_differences(load_checkpoint(path), source_plans, source.configuration, target_channels)
+    checkpoint = load_checkpoint(path, trust, what="source checkpoint")
+    differences = topology_differences(checkpoint, source_plans, source.configuration, target_channels)
     if differences:
         raise UserError(f"cannot link {source} to {target}: {'; '.join(differences)}")
 
 
-def link(source: SourceModel, target: str | int, target_plans: str | None = None, force: bool = False) -> Path:
-    """Write the target's plans for ``source`` and return their path (preprocessing comes after)."""
+def link(source: SourceModel, target: str | int, target_plans: str | None = None, force: bool = False,
+         trust_checkpoint: bool = False) -> Path:
+    """Write the target's plans for ``source`` and return their path (preprocessing comes after);
+    the source checkpoint is read as data only unless ``trust_checkpoint``."""
     target = dataset_name(target)
     preprocessed = Path(nnUNet_preprocessed.require())
     source_plans_file = preprocessed / source.dataset / f"{source.plans}.json"
@@ -54,7 +57,7 @@ def link(source: SourceModel, target: str | int, target_plans: str | None = None
         raise UserError(f"{source_plans_file} has no configuration {source.configuration!r}")
     target_json_file = Path(nnUNet_raw.require()) / target / "dataset.json"
     target_json = load_json(str(target_json_file))
-    _check_source(source, target, len(target_json["channel_names"]))
+    _check_source(source, target, len(target_json["channel_names"]), trust_checkpoint)
 
     target_plans = target_plans or source.plans
     target_plans_file = preprocessed / target / f"{target_plans}.json"

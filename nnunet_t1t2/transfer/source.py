@@ -5,7 +5,8 @@ trainer, plans, configuration, fold, checkpoint file). The environment variable
 :data:`CHECKPOINT_OVERRIDE` names a checkpoint file that takes precedence over the link; a
 checkpoint describes itself (nnU-Net stores the trainer name and its plans in it), so no link is
 needed then. Either way the trainer writes the source it used into the plans of its output
-folder, so that inference knows which network to build without the source being present.
+folder, so that inference knows which network to build without the source being present. A source
+checkpoint is loaded as data only (:mod:`nnunet_t1t2.checkpoints`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from nnunetv2.utilities.file_path_utilities import get_output_folder
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 from torch import nn
 
+from nnunet_t1t2.checkpoints import load_checkpoint
 from nnunet_t1t2.errors import UserError
 
 LINK_KEY = "nnunet_t1t2_source"
@@ -57,22 +59,9 @@ def record_source(plans: dict, source: SourceModel) -> None:
     plans[LINK_KEY] = asdict(source)
 
 
-def load_checkpoint(path: Path) -> dict:
-    """An nnU-Net checkpoint on the CPU, with a clear error if it is missing or not a checkpoint."""
-    if not path.is_file():
-        raise UserError(f"source checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # torch raises many types for truncated or foreign files
-        raise UserError(f"cannot read source checkpoint {path}: {e}") from None
-    if not isinstance(checkpoint, dict) or not {"network_weights", "init_args", "trainer_name"} <= checkpoint.keys():
-        raise UserError(f"{path} is not an nnU-Net checkpoint (no network_weights/init_args/trainer_name)")
-    return checkpoint
-
-
 def source_from_checkpoint(path: Path) -> SourceModel:
     """The source model a checkpoint describes (used for the explicit-checkpoint override)."""
-    checkpoint = load_checkpoint(path)
+    checkpoint = load_checkpoint(path, what="source checkpoint")
     args = checkpoint["init_args"]
     return SourceModel(args["plans"]["dataset_name"], checkpoint["trainer_name"], args["plans"]["plans_name"],
                        args["configuration"], str(args["fold"]), str(path.resolve()))

@@ -12,14 +12,15 @@ import torch
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 from torch import nn
 
+from nnunet_t1t2.checkpoints import load_checkpoint
 from nnunet_t1t2.discovery import find_trainer_class
 from nnunet_t1t2.errors import UserError, exit_on_user_error
 from nnunet_t1t2.networks.conv_layers import last_conv_layers
 from nnunet_t1t2.networks.hybrid import HybridUNet
 from nnunet_t1t2.training.base import T1T2Trainer
 from nnunet_t1t2.transfer.freezing import unwrap
-from nnunet_t1t2.transfer.source import (SEG_HEAD_KEY, copy_source_weights, linked_source, load_checkpoint,
-                                         record_source, resolve_source, same_labels, topology_differences)
+from nnunet_t1t2.transfer.source import (SEG_HEAD_KEY, copy_source_weights, linked_source, record_source,
+                                         resolve_source, same_labels, topology_differences)
 
 
 def source_trainer_class(plans: dict) -> type:
@@ -75,7 +76,7 @@ class TransferTrainer(T1T2Trainer):
         if not path.is_file():
             raise UserError(f"the source model's checkpoint {path} does not exist. Train the source first: "
                             f"{self.source.train_command()}")
-        checkpoint = load_checkpoint(path)
+        checkpoint = load_checkpoint(path, what="source checkpoint")  # as data, unless the user trusts it
         differences = topology_differences(checkpoint, self.plans_manager.plans, self.configuration_name,
                                            self.num_input_channels)
         if differences:
