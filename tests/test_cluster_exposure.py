@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import json
 import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import dask
 import psutil
@@ -60,10 +65,11 @@ def tls_configuration(security: Security, folder) -> dict:
         files[name] = folder / f"{name}.pem"
         files[name].write_text(contents)
     return {"distributed.comm.require-encryption": True, "distributed.comm.tls.ca-file": str(files["ca-file"]),
-            "distributed.comm.tls.client.cert": str(files["cert"]), "distributed.comm.tls.client.key": str(files["key"])}
+            "distributed.comm.tls.client.cert": str(files["cert"]),
+            "distributed.comm.tls.client.key": str(files["key"])}
 
 
-def test_an_existing_scheduler_is_reached_with_daskss_tls_configuration_and_the_log_says_so(tmp_path):
+def test_an_existing_scheduler_is_reached_with_dasks_tls_configuration_and_the_log_says_so(tmp_path):
     security = Security.temporary()
     with LocalCluster(n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None, protocol="tls",
                       security=security, resources={"training": 1}) as cluster:
@@ -73,3 +79,41 @@ def test_an_existing_scheduler_is_reached_with_daskss_tls_configuration_and_the_
             with study_client(options, "cpu", tmp_path, stream=log) as client:
                 assert client.submit(sum, [1, 2], resources={"training": 1}).result(timeout=60) == 3
         assert f"Dask scheduler {cluster.scheduler_address}: encrypted (TLS)" in log.getvalue()
+
+
+def test_a_separately_started_tls_scheduler_and_worker_run_the_studys_tasks(tmp_path):
+    """``--scheduler`` end to end: ``dask scheduler`` and ``dask worker`` started by hand on loopback
+    with TLS, and the study's client holding the same credentials through Dask's configuration.
+    Their HTTP servers (health and metrics pages, even with ``--no-dashboard``) listen on every
+    interface unless given a loopback ``--dashboard-address`` too."""
+    configuration = tls_configuration(Security.temporary(), tmp_path)
+    tls = ["--tls-ca-file", configuration["distributed.comm.tls.ca-file"],
+           "--tls-cert", configuration["distributed.comm.tls.client.cert"],
+           "--tls-key", configuration["distributed.comm.tls.client.key"]]
+    dask_command = str(Path(sys.executable).parent / "dask")
+    scheduler_file = tmp_path / "scheduler.json"
+    loopback = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
+    processes = [subprocess.Popen([dask_command, "scheduler", "--protocol", "tls", *loopback,
+                                   "--scheduler-file", str(scheduler_file), *tls])]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.is_file():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.2)
+        processes.append(subprocess.Popen([dask_command, "worker", "--scheduler-file", str(scheduler_file),
+                                           *loopback, "--nthreads", "1", "--resources", "training=1", *tls]))
+        address = json.loads(scheduler_file.read_text())["address"]
+        log = io.StringIO()
+        with dask.config.set(configuration):
+            with study_client(ClusterOptions(scheduler=address), "cpu", tmp_path, stream=log) as client:
+                assert client.submit(sum, [1, 2], resources={"training": 1}).result(timeout=60) == 3
+                listening = listening_sockets()  # the scheduler's and the worker's, started from here
+        assert address.startswith("tls://127.0.0.1:") and f"Dask scheduler {address}: encrypted (TLS)" in log.getvalue()
+        assert len(listening) >= 5, listening  # scheduler, its HTTP server, nanny, worker, its HTTP server
+        assert all(ipaddress.ip_address(host).is_loopback for host, _ in listening), listening
+        with pytest.raises(Exception):  # and nobody without the credentials gets in
+            Client(address, timeout=5, security=Security.temporary())
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(timeout=60)
