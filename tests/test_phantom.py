@@ -27,6 +27,7 @@ from nnunet_t1t2.phantom.head import HeadParameters
 from nnunet_t1t2.phantom.mr import bias_field
 from nnunet_t1t2.phantom.patient import PatientPhantom, Volume
 from nnunet_t1t2.phantom.random_head import draw_head_parameters
+from nnunet_t1t2.phantom.variation import PhantomVariation
 from nnunet_t1t2.phantom.tissues import Tissue
 
 SEED = 0
@@ -408,7 +409,9 @@ def test_unwritable_output_folder_fails_with_a_message(tmp_path, capsys):
     assert "cannot create the output folder" in capsys.readouterr().err
 
 
-def fake_patient(seed: int, index: int, size, has_t2: bool, ct_dtype: str = "int16") -> PatientPhantom:
+def fake_patient(
+    seed: int, index: int, size, has_t2: bool, ct_dtype: str = "int16", variation: PhantomVariation = PhantomVariation()
+) -> PatientPhantom:
     """A tiny stand-in for :func:`simulate_patient`, for tests of the folder handling."""
     grid = Grid((2, 2, 2), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
     volumes = {name: Volume(np.full((2, 2, 2), index, np.int16), grid) for name in ("t1", "ct", "truth_t1")}
