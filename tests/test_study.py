@@ -12,7 +12,9 @@ CPU, in the study's own nnU-Net folders under a temporary folder:
    system's walltime does);
 2. resumed on 2 workers with one strategy made to fail (an unreadable ``checkpoint_latest.pth`` for
    nnU-Net's ``--c``), which must leave the others trained, predicted, evaluated and in a report that
-   names the failure;
+   names the failure. The failing strategy is one whose training the kill interrupted: which ones
+   those are depends on the machine's speed and load, so the kill waits until one runs and the
+   failure is injected into it;
 3. the cause removed, finished on one worker (a sequential run) with every step of the study done.
 """
 from __future__ import annotations
@@ -40,10 +42,10 @@ from nnunet_t1t2.study.strategies import STRATEGIES
 BIN = Path(sys.executable).parent
 TINY_SCHEDULE = {"NNUNET_T1T2_EPOCHS": "1", "NNUNET_T1T2_ITERATIONS": "2", "NNUNET_T1T2_VAL_ITERATIONS": "1"}
 RUN_STRATEGIES = ["no-ft", "fc", "ft3", "hybrid-mul", "augmentation"]
-FAILING = "ft3"
 SOURCE_STEP = "train/seed_0/source/fold_0"
 SOURCE_FOLD_FOLDER = "nnUNet_results/seed_0/Dataset501_PatientsT1/SEUNetTrainer__nnUNetPlans_demo__3d_fullres/fold_0"
-FAILING_FOLD = "nnUNet_results/seed_0/Dataset502_PatientsT2/FineTune3ConvTrainer__nnUNetPlans_demo__3d_fullres/fold_0"
+#: The T2 strategies that train (no fine-tuning only validates the source): the failure goes into one of them.
+TRAINED_T2 = [strategy for strategy in RUN_STRATEGIES if strategy not in ("no-ft", "augmentation")]
 TIMEOUT_S = 1500
 
 
@@ -55,7 +57,7 @@ def environment() -> dict[str, str]:
 
 def study_command(data: Path, out: Path, *extra: str) -> list[str]:
     return [str(BIN / "nnunet-t1t2"), "study", "--data", str(data), "--out", str(out), "--preset", "demo",
-            "--strategies", *RUN_STRATEGIES, "--device", "cpu", *extra]
+            "--strategies", *RUN_STRATEGIES, "--device", "cpu", "--accept-unlearned-source", *extra]
 
 
 def run(data: Path, out: Path, workers: int) -> subprocess.CompletedProcess:
@@ -78,6 +80,8 @@ class Study:
     source_checkpoint_mtime: float
     interrupted: list[str]
     """The T2 strategies whose training the kill interrupted."""
+    failing: str
+    """The interrupted strategy made to fail on resuming."""
     terminated_status: int
     terminated_output: str
     left_running: list[int]
@@ -88,9 +92,26 @@ class Study:
     finished: subprocess.CompletedProcess
 
 
-def running_t2_trainings(out: Path) -> int:
-    return sum(1 for strategy in RUN_STRATEGIES if strategy != "augmentation"
-               for _ in (out / "logs").glob(f"train_seed_0_{strategy}_fold_0.log"))
+def started_t2_trainings(out: Path) -> list[str]:
+    return [strategy for strategy in RUN_STRATEGIES if strategy != "augmentation"
+            and (out / "logs" / f"train_seed_0_{strategy}_fold_0.log").is_file()]
+
+
+def fold_folder(out: Path, strategy: str) -> Path:
+    trainer = STRATEGIES[strategy].trainer_name("")
+    return out / "nnUNet_results" / "seed_0" / "Dataset502_PatientsT2" / f"{trainer}__nnUNetPlans_demo__3d_fullres" / \
+        "fold_0"
+
+
+def unfinished_t2_trainings(out: Path) -> list[str]:
+    """The T2 strategies whose training started and has not saved its final checkpoint."""
+    return [strategy for strategy in started_t2_trainings(out)
+            if not (fold_folder(out, strategy) / "checkpoint_final.pth").is_file()]
+
+
+def t2_training_running(out: Path) -> bool:
+    """Two T2 trainings started, and one that trains on T2 still runs (the failure goes into it)."""
+    return len(started_t2_trainings(out)) >= 2 and any(s in TRAINED_T2 for s in unfinished_t2_trainings(out))
 
 
 def processes_working_in(out: Path) -> list[int]:
@@ -140,7 +161,8 @@ def study(tmp_path_factory) -> Study:
         try:
             wait_for(lambda: (out / "study_state.json").is_file() and SOURCE_STEP in state(out)["steps"],
                      "the source training finished", first, log)
-            wait_for(lambda: running_t2_trainings(out) >= 2, "two T2 trainings started", first, log)
+            wait_for(lambda: t2_training_running(out), "two T2 trainings started, one of them still running",
+                     first, log)
         finally:
             first.send_signal(signal.SIGTERM)
             try:
@@ -150,13 +172,12 @@ def study(tmp_path_factory) -> Study:
             left_running = processes_left_working_in(out)
             os.killpg(first.pid, signal.SIGKILL)
             first.wait()
-    interrupted = [strategy for strategy in RUN_STRATEGIES if strategy != "augmentation"
-                   and (out / "logs" / f"train_seed_0_{strategy}_fold_0.log").is_file()
-                   and not list((out / "nnUNet_results").glob(f"seed_0/*/{STRATEGIES[strategy].trainer_name('')}__*/"
-                                                               f"fold_0/checkpoint_final.pth"))]
+    interrupted = unfinished_t2_trainings(out)
+    failing = next((strategy for strategy in interrupted if strategy in TRAINED_T2), None)
+    assert failing, f"the kill interrupted no T2 training ({interrupted}):\n{log.read_text(encoding='utf-8')[-3000:]}"
     source_mtime = (out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime
 
-    unreadable = out / FAILING_FOLD / "checkpoint_latest.pth"
+    unreadable = fold_folder(out, failing) / "checkpoint_latest.pth"
     unreadable.parent.mkdir(parents=True, exist_ok=True)
     unreadable.write_bytes(b"not a checkpoint")
     os.utime(unreadable, (time.time() + 86400, time.time() + 86400))  # newer than the source: --c is used
@@ -168,7 +189,7 @@ def study(tmp_path_factory) -> Study:
     unreadable.unlink()
     finished = run(data, out, 1)
     assert finished.returncode == 0, f"the last run failed:\n{finished.stdout[-4000:]}\n{finished.stderr[-4000:]}"
-    return Study(out, data, source_mtime, interrupted, terminated_status, log.read_text(encoding="utf-8"),
+    return Study(out, data, source_mtime, interrupted, failing, terminated_status, log.read_text(encoding="utf-8"),
                  left_running, with_failure, state_with_failure, report_with_failure, finished)
 
 
@@ -180,25 +201,26 @@ def test_a_terminated_study_stops_its_running_commands_before_it_ends(study):
 
 
 def test_a_failed_strategy_leaves_the_others_finished_and_the_report_written(study):
-    result, steps = study.with_failure, study.state_with_failure["steps"]
+    result, steps, failing = study.with_failure, study.state_with_failure["steps"], study.failing
+    trainer = STRATEGIES[failing].trainer_name("")
     assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "training FineTune3ConvTrainer fold 0 seed 0 failed" in result.stderr
-    assert "train_seed_0_ft3_fold_0.log" in result.stderr and "run the same command again" in result.stderr
-    log = (study.out / "logs" / "train_seed_0_ft3_fold_0.log").read_text(encoding="utf-8")
-    assert "-tr FineTune3ConvTrainer -p nnUNetPlans_demo -device cpu --c" in log  # continued from checkpoint_latest
-    for strategy in (s for s in RUN_STRATEGIES if s != FAILING):
+    assert f"training {trainer} fold 0 seed 0 failed" in result.stderr
+    assert f"train_seed_0_{failing}_fold_0.log" in result.stderr and "run the same command again" in result.stderr
+    log = (study.out / "logs" / f"train_seed_0_{failing}_fold_0.log").read_text(encoding="utf-8")
+    assert f"-tr {trainer} -p nnUNetPlans_demo -device cpu --c" in log  # continued from checkpoint_latest
+    for strategy in (s for s in RUN_STRATEGIES if s != failing):
         for prefix in ("train", "predict", "evaluate"):
             assert any(key.startswith(f"{prefix}/seed_0/{strategy}/") for key in steps), (prefix, strategy)
-    assert not any(f"/{FAILING}/" in key for key in steps)
-    assert "predicting the T2 test set with FineTune3ConvTrainer fold 0 seed 0 ... not run" in result.stdout
-    assert list(study.state_with_failure["failed"]) == [f"train/seed_0/{FAILING}/fold_0"]
+    assert not any(f"/{failing}/" in key for key in steps)
+    assert f"predicting the T2 test set with {trainer} fold 0 seed 0 ... not run" in result.stdout
+    assert list(study.state_with_failure["failed"]) == [f"train/seed_0/{failing}/fold_0"]
     assert "## Failed steps" in study.report_with_failure
-    assert "FineTune3ConvTrainer" in study.report_with_failure.split("## Failed steps")[1].split("##")[0]
+    assert trainer in study.report_with_failure.split("## Failed steps")[1].split("##")[0]
 
 
 def test_two_workers_run_two_trainings_at_once(study):
     steps = study.state_with_failure["steps"]
-    ran = [steps[f"train/seed_0/{s}/fold_0"] for s in ["source", *RUN_STRATEGIES] if s != FAILING]
+    ran = [steps[f"train/seed_0/{s}/fold_0"] for s in ["source", *RUN_STRATEGIES] if s != study.failing]
     trainings = [span(step) + (step["worker"],) for step in ran if step["seconds"] is not None]  # not found done
     overlapping = [(a, b) for i, a in enumerate(trainings) for b in trainings[i + 1:]
                    if a[0] < b[1] and b[0] < a[1] and a[2] != b[2]]
@@ -214,7 +236,8 @@ def test_the_killed_study_resumes_and_ends_with_every_step_of_a_sequential_run(s
     for strategy in study.interrupted:  # started over (or continued), not taken as done
         trainer = STRATEGIES[strategy].trainer_name("")
         assert any(f"training {trainer} fold 0 seed 0 ... done in" in line or
-                   (strategy == FAILING and f"training {trainer} fold 0 seed 0 ... failed" in line) for line in lines)
+                   (strategy == study.failing and f"training {trainer} fold 0 seed 0 ... failed" in line)
+                   for line in lines)
     assert (study.out / SOURCE_FOLD_FOLDER / "checkpoint_final.pth").stat().st_mtime == study.source_checkpoint_mtime
     final = state(study.out)
     protocol = make_protocol("demo", RUN_STRATEGIES, environ=TINY_SCHEDULE)
