@@ -58,3 +58,12 @@ def test_inference_mirroring_switch():
     assert not inference_mirroring({"NNUNET_T1T2_MIRRORING": "0"})
     with pytest.raises(UserError, match="NNUNET_T1T2_MIRRORING"):
         inference_mirroring({"NNUNET_T1T2_MIRRORING": "no"})
+
+
+def test_the_selected_epoch_is_the_best_once_something_was_learned():
+    from nnunet_t1t2.training.selection import selected_epoch
+
+    assert selected_epoch([]) is None
+    assert selected_epoch([0.0, 0.27, 0.35, 0.28, 0.0, 0.0]) == 2  # learned, then lost: the peak
+    assert selected_epoch([0.4, 0.4, 0.40001]) == 0  # within the plateau's min_delta: the first to reach it
+    assert selected_epoch([0.0, 0.05, 0.0]) == 2  # never learned: nothing to select on, the last epoch

@@ -76,6 +76,77 @@ def test_early_stopping_ends_training_on_a_plateau(phantom_datasets, monkeypatch
     assert convergence["best_epoch"] == 0 and convergence["seconds_to_convergence"] == 4
 
 
+#: A monitored value that peaks at epoch 1 and falls (nothing in a training of 2 iterations does so reliably).
+PEAK_AND_FALL = [0.2, 0.6, 0.3]
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _scripted_trainer(phantom_datasets, monkeypatch, results: Path, interrupt_at: int | None = None):
+    """SEUNetTrainer for 3 epochs, in this process, judged by :data:`PEAK_AND_FALL`, saving its latest
+    checkpoint every epoch; its weights after each epoch in ``trainer.snapshots``."""
+    from nnunetv2.run.run_training import get_trainer_from_args
+
+    from nnunet_t1t2.training.selection import weights_snapshot
+
+    environment = phantom_datasets.nnunet.environment(**IN_PROCESS_AUGMENTATION, nnUNet_results=str(results),
+                                                      NNUNET_T1T2_EPOCHS="3")
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    trainer = get_trainer_from_args(str(T1_ID), CONFIG, 0, "SEUNetTrainer", PLANS, device=torch.device("cpu"))
+    trainer.save_every = 1
+    trainer.snapshots = {}
+    trainer.selection_signal = lambda: ("scripted", PEAK_AND_FALL[:len(trainer.logger.get_value("ema_fg_dice", None))])
+    on_epoch_end, on_epoch_start = trainer.on_epoch_end, trainer.on_epoch_start
+
+    def snapshot_after_epoch():
+        on_epoch_end()
+        trainer.snapshots[trainer.current_epoch - 1] = weights_snapshot(trainer.network)
+
+    def maybe_interrupt():
+        if trainer.current_epoch == interrupt_at:
+            raise Interrupted
+        on_epoch_start()
+
+    trainer.on_epoch_end, trainer.on_epoch_start = snapshot_after_epoch, maybe_interrupt
+    return trainer
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_training_leaves_its_best_epoch_and_continues_exactly(phantom_datasets, monkeypatch, tmp_path):
+    """Final model = the peak epoch's weights (also in memory, where nnU-Net's validation reads them);
+    the last epoch's in checkpoint_last.pth; an interrupted run continued with --c ends the same."""
+    whole = _scripted_trainer(phantom_datasets, monkeypatch, tmp_path / "whole")
+    whole.run_training()
+    folder = Path(whole.output_folder)
+    final = torch.load(folder / "checkpoint_final.pth", map_location="cpu", weights_only=True)
+    last = torch.load(folder / "checkpoint_last.pth", map_location="cpu", weights_only=True)
+    assert _same(final["network_weights"], whole.snapshots[1]) and not _same(whole.snapshots[1], whole.snapshots[2])
+    assert _same(last["network_weights"], whole.snapshots[2])
+    assert _same(whole.network.state_dict(), whole.snapshots[1])  # what the final validation predicts with
+    record = load_json(str(folder / "convergence.json"))["final_model"]
+    assert (record["epoch"], record["last_epoch"], record["value"], record["selected_by"]) == (1, 2, 0.6, "scripted")
+    assert set(record["pseudo_dice"]) == {"soft_tissue", "bone", "air"}
+    assert "Final model: epoch 1 by scripted" in "".join(p.read_text() for p in folder.glob("training_log_*.txt"))
+
+    stopped = _scripted_trainer(phantom_datasets, monkeypatch, tmp_path / "continued", interrupt_at=2)
+    with pytest.raises(Interrupted):
+        stopped.run_training()
+    continued = _scripted_trainer(phantom_datasets, monkeypatch, tmp_path / "continued")
+    continued.load_checkpoint(str(Path(continued.output_folder) / "checkpoint_latest.pth"))  # as --c does
+    assert continued.current_epoch == 2
+    continued.run_training()
+    folder = Path(continued.output_folder)
+    assert _same(torch.load(folder / "checkpoint_final.pth", weights_only=True)["network_weights"], whole.snapshots[1])
+    assert _same(torch.load(folder / "checkpoint_last.pth", weights_only=True)["network_weights"], whole.snapshots[2])
+    assert not (folder / "checkpoint_latest.pth").exists() and not (folder / "checkpoint_latest_selection.pth").exists()
+
+
 def _find_trainer(env: dict, cwd: Path) -> subprocess.CompletedProcess:
     """nnU-Net's own lookup in a fresh interpreter started in ``cwd``; its last line: the module of
     the class found, and which of our trainer modules got imported under a top-level name."""
