@@ -30,6 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, metavar="S",
                         help="training seeds: every model is trained once per seed, and the report's intervals and "
                              "verdicts cover the variation between them [the preset's]")
+    source = parser.add_argument_group("the T1 source model (every T2 strategy starts from it)")
+    source.add_argument("--source-epochs", type=int, metavar="N",
+                        help="most epochs of the source and T1+T2 trainings [the preset's]")
+    source.add_argument("--source-patience", type=int, metavar="N",
+                        help="stop them once bone has not improved for N epochs [the preset's]")
+    source.add_argument("--accept-unlearned-source", action="store_true",
+                        help="train the T2 strategies even on a source model that learned no bone (or another "
+                             "class); by default the study stops before them and says what to try")
     add_cluster_arguments(parser)
     conversion = parser.add_argument_group("conversion of --data (options of `nnunet-t1t2 convert`)")
     conversion.add_argument("--layout", default=argparse.SUPPRESS,
@@ -75,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     from nnunet_t1t2.cli.convert import conversion_arguments
 
     protocol = make_protocol(args.preset, args.strategies, args.folds, args.plans, seeds=args.seeds,
-                             convert_options=conversion_arguments(args))
+                             convert_options=conversion_arguments(args), source_epochs=args.source_epochs,
+                             source_patience=args.source_patience,
+                             accept_unlearned_source=args.accept_unlearned_source)
     cluster = ClusterOptions(args.workers, args.cluster, args.scheduler, args.gpus_per_training, args.queue,
                              args.walltime, args.account, args.cores, args.memory, args.gpus_per_job)
     report = run_study(protocol, args.data, Path(args.out), args.device, cluster=cluster)

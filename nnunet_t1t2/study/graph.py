@@ -1,15 +1,15 @@
 """Which steps of a study wait for which: the dependency graph that Dask executes.
 
-conversion -> planning -> T1 source model -> link -> T2 strategies (per fold and seed) ->
-predictions -> evaluations; the T1+T2 model needs only the planning of its data set, and each
-seed's strategies only that seed's source model. Everything that is not on such a path runs at
+conversion -> planning -> T1 source model -> the check of what it learned -> link -> T2 strategies
+(per fold and seed) -> predictions -> evaluations; the T1+T2 model needs only the planning of its data set, and each
+seed's strategies only that seed's source model and its check. Everything that is not on such a path runs at
 the same time as soon as there are workers for it. The report is no part of the graph: it is
 written at the end from whatever finished.
 """
 from __future__ import annotations
 
 from nnunet_t1t2.study.steps import (ConvertStep, EvaluateStep, LinkStep, PhantomStep, PlanStep, PredictStep,
-                                     ReportStep, Step, TrainStep)
+                                     ReportStep, SourceCheckStep, Step, TrainStep)
 
 
 def dependencies(steps: list[Step]) -> dict[str, tuple[str, ...]]:
@@ -18,6 +18,7 @@ def dependencies(steps: list[Step]) -> dict[str, tuple[str, ...]]:
     trainings = {step.model: step.key for step in steps if isinstance(step, TrainStep)}
     first_source = next((step for step in steps if isinstance(step, TrainStep) and step.source is None
                          and step.model.role == "source"), None)
+    checks = {step.source: step.key for step in steps if isinstance(step, SourceCheckStep)}
     predictions = {(step.model, step.test_set): step.key for step in steps if isinstance(step, PredictStep)}
 
     def needs(step: Step) -> tuple[str, ...]:
@@ -27,11 +28,13 @@ def dependencies(steps: list[Step]) -> dict[str, tuple[str, ...]]:
             return (keys[PhantomStep],) if PhantomStep in keys else ()
         if isinstance(step, PlanStep):
             return (keys[ConvertStep],)
+        if isinstance(step, SourceCheckStep):
+            return (trainings[step.source],)
         if isinstance(step, LinkStep):
-            return (first_source.key,)
+            return (checks[first_source.model],)
         if isinstance(step, TrainStep):
             if step.source is not None:
-                return keys[LinkStep], trainings[step.source]
+                return keys[LinkStep], checks[step.source]
             return (f"plan/{step.model.dataset}",)
         if isinstance(step, PredictStep):
             return (trainings[step.model],)

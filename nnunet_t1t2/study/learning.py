@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.study.layout import Model
 from nnunet_t1t2.study.results import CLASSES, StudyResults
 
 #: Validation Dice below which a class counts as not learned: fewer than one voxel in ten right.
 LEARNED_NOTHING_DICE = 0.1
 CLASS_NAMES = {tissue.key: tissue.name for tissue in CLASSES}
+#: Summary key -> the label's name in dataset.json (and in ``convergence.json``'s pseudo Dice).
+LABEL_NAMES = {str(value): name for name, value in LABELS.items()}
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class LearningFailure:
     @property
     def class_name(self) -> str:
         return CLASS_NAMES.get(self.class_key, f"label {self.class_key}").lower()
+
+    def pseudo_dice(self, record: dict | None) -> dict | None:
+        """This class's pseudo Dice during the model's training (``convergence.json``), if recorded."""
+        per_class = ((record or {}).get("final_model") or {}).get("pseudo_dice", {})
+        return per_class.get(LABEL_NAMES.get(self.class_key, ""))
 
 
 def learning_failures(results: StudyResults) -> list[LearningFailure]:
@@ -48,3 +56,19 @@ def uninterpretable_classes(failures: list[LearningFailure]) -> dict[str, list[i
         if failure.model.role == "source":
             seeds.setdefault(failure.class_key, []).append(failure.model.seed)
     return {key: sorted(values) for key, values in seeds.items()}
+
+
+def transiently_learned(record: dict | None) -> dict[str, dict]:
+    """Class name -> its pseudo Dice record (``convergence.json``'s ``final_model``), for the classes a
+    training learned for a while and lost by its last epoch (best at least :data:`LEARNED_NOTHING_DICE`,
+    last below it): the final model keeps the best epoch, but such a schedule is on the edge."""
+    per_class = ((record or {}).get("final_model") or {}).get("pseudo_dice", {})
+    return {name: values for name, values in per_class.items()
+            if values["best"] >= LEARNED_NOTHING_DICE and values["last"] < LEARNED_NOTHING_DICE}
+
+
+def pseudo_dice_text(name: str, values: dict, final_epoch: int | None = None) -> str:
+    """How a class's pseudo Dice went during a training, in words."""
+    final = f", the final model's (epoch {final_epoch}) {values['final_model']:.3f}" if final_epoch is not None else ""
+    return (f"{name.replace('_', ' ')} pseudo Dice best {values['best']:.3f} at epoch {values['best_epoch']}, "
+            f"{values['last']:.3f} at the last epoch{final}")

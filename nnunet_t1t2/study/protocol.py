@@ -27,8 +27,8 @@ from typing import Mapping
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.study.strategies import PAPER_SUFFIX, STRATEGIES, Strategy, strategies_by_key
 from nnunet_t1t2.training.patience import PATIENCE_VARIABLE
-from nnunet_t1t2.training.short_schedule import (MIRRORING_VARIABLE, SCHEDULE_VARIABLES, SEED_VARIABLE,
-                                                 inference_mirroring, schedule_overrides)
+from nnunet_t1t2.training.short_schedule import (EPOCHS_VARIABLE, MIRRORING_VARIABLE, SCHEDULE_VARIABLES,
+                                                 SEED_VARIABLE, inference_mirroring, schedule_overrides)
 
 CONFIGURATION = "3d_fullres"
 DATASET_IDS = {"T1": 501, "T2": 502, "T1T2": 503}
@@ -79,6 +79,9 @@ class Protocol:
     convert_options: tuple[str, ...] = ()
     """The user's options of ``nnunet-t1t2 convert`` for the study's data (layout, split, labels, the
     registration check's limits, ``--accept``), after the phantom's own."""
+    accept_unlearned_source: bool = False
+    """Train the T2 strategies also on a source model that learned no bone (or another class); not
+    part of :meth:`setup`: it changes no result, only whether the strategies start."""
 
     @property
     def plans_name(self) -> str:
@@ -136,9 +139,12 @@ PRESETS = {
 
 def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[int] | None = None,
                   plans: str | None = None, environ: Mapping[str, str] = os.environ,
-                  seeds: list[int] | None = None, convert_options: list[str] = ()) -> Protocol:
+                  seeds: list[int] | None = None, convert_options: list[str] = (),
+                  source_epochs: int | None = None, source_patience: int | None = None,
+                  accept_unlearned_source: bool = False) -> Protocol:
     """The preset with the caller's choices of strategies, folds, plans, seeds and conversion options, and the schedule
-    and mirroring variables of ``environ`` on top of the preset's."""
+    and mirroring variables of ``environ`` on top of the preset's; ``source_epochs`` and ``source_patience``
+    on top of everything for the two models trained from scratch."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     protocol = PRESETS[preset]
@@ -154,6 +160,10 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
     overrides = {v: environ[v] for v in SCHEDULE_VARIABLES if v in environ}
     schedule = {**protocol.schedule, **overrides}
     schedule_overrides(schedule)  # refuses invalid values with a UserError
+    source_choices = {variable: str(value) for variable, value in
+                      ((EPOCHS_VARIABLE, source_epochs), (PATIENCE_VARIABLE, source_patience)) if value is not None}
+    if any(value < 1 for value in (source_epochs, source_patience) if value is not None):
+        raise UserError("--source-epochs and --source-patience are positive numbers of epochs")
     mirroring = inference_mirroring(environ) if MIRRORING_VARIABLE in environ else protocol.test_time_mirroring
     return replace(
         protocol,
@@ -164,5 +174,6 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
         convert_options=tuple(convert_options),
         plans=plans or protocol.plans,
         schedule=schedule,
-        source_schedule={**schedule, **protocol.source_schedule, **overrides},
+        source_schedule={**schedule, **protocol.source_schedule, **overrides, **source_choices},
+        accept_unlearned_source=accept_unlearned_source,
     )

@@ -13,15 +13,22 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nnunet_t1t2.atomic import partial_name
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.converted import ConvertedDataset
 from nnunet_t1t2.study.layout import Model, source_model, trained_models
 from nnunet_t1t2.study.protocol import CONFIGURATION, DATASET_IDS, SOURCE_FOLD, Protocol
 from nnunet_t1t2.study.state import StudyState
 
+if TYPE_CHECKING:
+    from nnunet_t1t2.study.learning import LearningFailure
+
+#: The evaluation's key of the class a source model must have learned (:class:`SourceCheckStep`).
+BONE_KEY = str(LABELS["bone"])
 #: ``nnunet-t1t2 convert`` exits 1 when it left out single images and converted the rest.
 CONVERT_LEFT_SOME_OUT = 1
 
@@ -151,6 +158,52 @@ class TrainStep(Step):
                             f"is it an nnunet-t1t2 trainer?")
 
 
+class SourceCheckStep(Step):
+    """Fail fast: a T1 source model that learned no bone stops its seed's T2 strategies before they
+    train on it, unless the user accepts it (``--accept-unlearned-source``); the message gives the
+    numbers and a longer schedule to try. Only bone: it is what a pseudo-CT needs most and what a short
+    schedule learns last, while a small class (air inside the head at coarse voxels) may score low
+    in a model that is fine; the report names every class a model did not learn."""
+
+    def __init__(self, source: Model):
+        self.source = source
+        self.key = f"check/{source.key}"
+        self.title = f"checking what {source.name} learned"
+
+    def is_done(self, context: StudyContext, state: StudyState) -> bool:
+        return False  # cheap, and it must judge the source model there is now
+
+    def run(self, context: StudyContext) -> None:
+        from nnunet_t1t2.study.learning import learning_failures
+        from nnunet_t1t2.study.results import StudyResults
+
+        results = StudyResults(context.layout, context.protocol)
+        failure = next((f for f in learning_failures(results) if f.model == self.source and f.class_key == BONE_KEY),
+                       None)
+        if failure is not None and not context.protocol.accept_unlearned_source:
+            raise UserError(unlearned_source_message(context.protocol, failure, results.convergence(self.source)))
+
+
+def unlearned_source_message(protocol: Protocol, failure: LearningFailure, record: dict | None) -> str:
+    """What the source's validation and training showed, and the longer schedule to try."""
+    from nnunet_t1t2.study.learning import LEARNED_NOTHING_DICE, pseudo_dice_text
+    from nnunet_t1t2.training.patience import PATIENCE_VARIABLE
+
+    record = record or {}
+    curve = failure.pseudo_dice(record)
+    during = f"; during training: {pseudo_dice_text(failure.class_name, curve, record['final_model']['epoch'])}" \
+        if curve is not None else ""
+    epochs, patience = record.get("num_epochs"), protocol.source_schedule.get(PATIENCE_VARIABLE)
+    longer = " ".join([f"--source-epochs {2 * epochs}"] * bool(epochs) +
+                      [f"--source-patience {2 * int(patience)}"] * bool(patience)) or "a longer schedule"
+    now = ", ".join([f"{epochs} epochs"] * bool(epochs) + [f"patience {patience}"] * bool(patience))
+    return (f"{failure.model.name} learned no {failure.class_name} (validation {failure.class_name} Dice "
+            f"{failure.dice:.3f}, below {LEARNED_NOTHING_DICE}{during}). Every T2 strategy of seed "
+            f"{failure.model.seed} starts from this model, so they were not trained. Train the source longer: run "
+            f"the study again into a new --out with {longer}{f' (now {now})' if now else ''}, or use the paper "
+            f"preset on a GPU; or add --accept-unlearned-source to train the T2 strategies on this source anyway.")
+
+
 class PredictStep(Step):
     def __init__(self, model: Model, test_set: str):
         self.model, self.test_set = model, test_set
@@ -235,9 +288,11 @@ def study_steps(protocol: Protocol, generate_phantom: bool) -> list[Step]:
         steps.append(PlanStep("T1T2"))
     steps.append(TrainStep(first_source, None))
     if protocol.t2_strategies:
-        steps.append(LinkStep())
+        steps += [SourceCheckStep(first_source), LinkStep()]
     steps += [TrainStep(model, source_model(protocol, model.seed) if model.dataset == "T2" else None)
               for model in models if model != first_source]
+    if protocol.t2_strategies:
+        steps += [SourceCheckStep(model) for model in models if model.role == "source" and model != first_source]
     steps += [PredictStep(model, test_set) for model in models for test_set in model.test_sets]
     steps += [EvaluateStep(model, test_set) for model in models for test_set in model.test_sets]
     steps.append(ReportStep())

@@ -22,8 +22,9 @@ from nnunet_t1t2.errors import UserError
 
 MIRRORING_VARIABLE = "NNUNET_T1T2_MIRRORING"
 SEED_VARIABLE = "NNUNET_T1T2_SEED"
+EPOCHS_VARIABLE = "NNUNET_T1T2_EPOCHS"
 SCHEDULE_VARIABLES = {
-    "NNUNET_T1T2_EPOCHS": "num_epochs",
+    EPOCHS_VARIABLE: "num_epochs",
     "NNUNET_T1T2_ITERATIONS": "num_iterations_per_epoch",
     "NNUNET_T1T2_VAL_ITERATIONS": "num_val_iterations_per_epoch",
 }
