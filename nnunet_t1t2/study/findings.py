@@ -2,7 +2,8 @@
 
 First what the study cannot vouch for: models that learned nothing of a class (nnU-Net's
 validation Dice, :mod:`.learning`), which makes the strategies starting from them uninterpretable
-for that class, and classes the test labels do not hold. Then, per class on the T2 test set, the
+for that class, models trained from scratch that learned a class only for a while (their schedule is
+on the edge), and classes the test labels do not hold. Then, per class on the T2 test set, the
 best strategy and every strategy against no fine-tuning and against the best: the mean per-patient
 paired Dice difference with its bootstrap 95 % interval and Wilcoxon p (:mod:`.statistics`), a
 verdict only where the interval covers patients and trainings (two runs or more) and excludes 0,
@@ -11,7 +12,7 @@ verdict only where the interval covers patients and trainings (two runs or more)
 from __future__ import annotations
 
 from nnunet_t1t2.study.learning import (LEARNED_NOTHING_DICE, LearningFailure, learning_failures,
-                                       uninterpretable_classes)
+                                       pseudo_dice_text, transiently_learned, uninterpretable_classes)
 from nnunet_t1t2.study.results import CLASSES, StudyResults, TissueClass
 from nnunet_t1t2.study.statistics import Estimate, PairedComparison, Sample
 from nnunet_t1t2.study.strategies import STRATEGIES, Strategy
@@ -95,6 +96,7 @@ def findings(results: StudyResults) -> str:
     lines += [f"- **Not interpretable: every T2 strategy on {CLASS_WORDS.get(key, key)}**, since they start from a "
               f"T1 source model that learned none (seed {', '.join(map(str, seeds))})." for key, seeds in
               uninterpretable.items()]
+    lines += transient_lines(results)
     for role in ("source", "augmentation"):
         bone = results.estimate(role, "T1", "2")
         if bone is not None:
@@ -111,6 +113,22 @@ def learning_line(class_key: str, failures: list[LearningFailure]) -> str:
     subject = "model" if len(failures) == 1 else "models"
     return (f"- **{len(failures)} {subject} learned no {failures[0].class_name}** (validation Dice below "
             f"{LEARNED_NOTHING_DICE}): {models}.")
+
+
+def transient_lines(results: StudyResults) -> list[str]:
+    """One line per model trained from scratch and class it learned and lost again during training."""
+    lines = []
+    for model in results.models.values():
+        if model.role not in ROLE_NAMES:
+            continue
+        record = results.convergence(model)
+        for name, values in transiently_learned(record).items():
+            epoch, who = record["final_model"]["epoch"], role_name(model.role)
+            lines.append(f"- **{who[0].upper()}{who[1:]} (fold {model.fold}, seed {model.seed}) learned "
+                         f"{name.replace('_', ' ')} only for a while**: {pseudo_dice_text(name, values, epoch)}. "
+                         f"Its final model is the epoch chosen by {record['final_model']['selected_by']}; a longer "
+                         f"or steadier schedule (`--source-epochs`, `--source-patience`) would be on safer ground.")
+    return lines
 
 
 def class_findings(results: StudyResults, tissue: TissueClass, uninterpretable: bool) -> list[str]:
