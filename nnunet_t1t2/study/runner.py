@@ -22,8 +22,8 @@ from typing import Iterator, TextIO
 
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.output_folder import writable_folder
-from nnunet_t1t2.study.cluster import (RESOURCE, ClusterOptions, pin_worker_to_its_cores, study_client,
-                                       worker_cores)
+from nnunet_t1t2.study.cluster import (RESOURCE, ClusterOptions, dashboard_link, pin_worker_to_its_cores,
+                                       study_client, worker_cores)
 from nnunet_t1t2.study.commands import CommandRunner, stop_commands
 from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.graph import dependencies
@@ -58,8 +58,7 @@ def run_study(protocol: Protocol, data: str, out: Path, device: str | None = Non
         steps = study_steps(protocol, generate_phantom=data == PHANTOM)
         print(f"study in {out} ({protocol.preset} preset, device {device}); logs in {out / 'logs'}", file=stream)
         started = time.perf_counter()
-        with study_client(cluster, device, out / "logs" / "dask") as client:
-            print(f"Dask dashboard: {client.dashboard_link}{dashboard_note()}", file=stream, flush=True)
+        with study_client(cluster, device, out / "logs" / "dask", stream) as client:
             failed = StudyExecution(client, steps, context, state, stream).run()
         failed.update(write_report(steps, context, state, stream))
         print(f"study finished in {duration(time.perf_counter() - started)}", file=stream)
@@ -137,6 +136,7 @@ class StudyExecution:
         self.not_run: set[str] = set()
         self.in_flight: dict = {}
         self.completed = as_completed()
+        self.dashboard = dashboard_link(client)
 
     def run(self) -> dict[str, tuple[str, str]]:
         """Run every step; return the failed ones as key -> (title, error)."""
@@ -201,7 +201,7 @@ class StudyExecution:
         running = min(len(self.in_flight), workers)
         waiting = len(self.in_flight) - running + len(self.waiting)
         self.line(key, f"{outcome} (running {running}, done {len(self.done)}, failed {len(self.failed)}, "
-                       f"waiting {waiting}; dashboard {self.client.dashboard_link})")
+                       f"waiting {waiting}; dashboard {self.dashboard})")
 
     def line(self, key: str, outcome: str) -> None:
         print(f"[{self.numbers[key]}/{self.total}] {self.steps[key].title} ... {outcome}", file=self.stream,
@@ -233,14 +233,6 @@ def write_report(steps: list[Step], context: StudyContext, state: StudyState,
     state.record(report.key, report.title, seconds, "study process", started)
     print(f"{number} done in {seconds:.0f} s", file=stream, flush=True)
     return {}
-
-
-def dashboard_note() -> str:
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
-        return " (pip install bokeh to see it)"
-    return ""
 
 
 def existing_data_folder(data: str) -> Path:
