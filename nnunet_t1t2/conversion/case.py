@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import SimpleITK as sitk
 
+from nnunet_t1t2.conversion import tissue_hu
 from nnunet_t1t2.conversion.layouts import PatientSource
 from nnunet_t1t2.conversion.other_patients import fit_of_other_patients
 from nnunet_t1t2.conversion.quality import QualityLimits, quality_problems, refusal, registration_quality
@@ -17,7 +18,8 @@ from nnunet_t1t2.conversion.registration import (Registration, RegistrationProbl
                                                  register, resample_ct_to_mr)
 from nnunet_t1t2.conversion.registration_check import PoseCheck, check_pose
 from nnunet_t1t2.conversion.timing import StageClock
-from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, label_volumes_ml, mr_head_mask, tissue_labels
+from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, mr_head_mask, tissue_labels
+from nnunet_t1t2.volumes import label_volumes_ml
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,15 @@ def checked_registration(problem: RegistrationProblem, registration: Registratio
 
 
 def labels_from_ct(mr: sitk.Image, ct: sitk.Image, registration: Registration, thresholds: Thresholds,
-                   given_head_mask: sitk.Image | None = None) -> tuple[sitk.Image, sitk.Image, float]:
-    """The labels on the MR grid from the CT placed by ``registration``, the CT's head mask there, and
-    the fraction of the MR grid the CT covers."""
+                   given_head_mask: sitk.Image | None = None) -> tuple[sitk.Image, sitk.Image, float, sitk.Image]:
+    """The labels on the MR grid from the CT placed by ``registration``, the CT's head mask there,
+    the fraction of the MR grid the CT covers, and the CT (HU) on the MR grid."""
     ct_on_mr, ct_coverage = resample_ct_to_mr(ct, mr, registration)
     head = ct_head_mask(ct_on_mr, thresholds.head_hu)
     if given_head_mask is not None:
         # An outline mask may be dilated; keeping only CT head voxels stops outside air becoming "air".
         head = head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
-    return tissue_labels(ct_on_mr, head, thresholds), head, ct_coverage
+    return tissue_labels(ct_on_mr, head, thresholds), head, ct_coverage, ct_on_mr
 
 
 def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, settings: ConversionSettings,
@@ -93,7 +95,8 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
             if other_cts:
                 others = fit_of_other_patients(problem, (registration.transform, pose.optimum), other_cts, what)
     with clock.stage("labelling"):
-        labels, head, ct_coverage = labels_from_ct(mr, ct, registration, settings.thresholds, given_head_mask)
+        labels, head, ct_coverage, ct_on_mr = labels_from_ct(mr, ct, registration, settings.thresholds,
+                                                             given_head_mask)
         quality = registration_quality(mr, mr_head, head, labels)
         if pose is not None:
             quality.update(pose.record())
@@ -108,5 +111,6 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
             "registration": registration.record(),
             "quality": {**quality, "ct_covers_mr_fraction": round(ct_coverage, 4)},
             "label_volumes_ml": label_volumes_ml(labels),
+            tissue_hu.CASE_KEY: tissue_hu.median_hu_per_label(ct_on_mr, labels),
         }
     return LabelledImage(mr, labels, facts)

@@ -97,13 +97,6 @@ def dice(mask_a: sitk.Image, mask_b: sitk.Image) -> float:
     return float(2 * np.count_nonzero(a & b) / total) if total else 0.0
 
 
-def label_volumes_ml(labels: sitk.Image) -> dict[str, float]:
-    """Volume of each foreground label in millilitres, a plausibility figure for the manifest."""
-    voxel_ml = float(np.prod(labels.GetSpacing())) / 1000.0
-    counts = np.bincount(sitk.GetArrayViewFromImage(labels).ravel(), minlength=len(LABELS))
-    return {name: round(float(counts[value]) * voxel_ml, 3) for name, value in LABELS.items() if value}
-
-
 def _head_foot_array_axis(image: sitk.Image) -> int:
     """The numpy axis (z, y, x order) of the image axis most parallel to the patient's head-foot
     (LPS z) direction."""

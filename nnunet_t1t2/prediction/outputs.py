@@ -15,7 +15,6 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.atomic import PARTIAL_SUFFIX, partial_name, write_text_atomically
@@ -84,13 +83,6 @@ def remove_leftovers(out: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
         else:
             leftover.unlink(missing_ok=True)
-
-
-def volumes_ml(labels: sitk.Image, model_labels: dict[str, int]) -> dict[str, float]:
-    """Millilitres of every foreground class of the model."""
-    voxel_ml = float(np.prod(labels.GetSpacing())) / 1000.0
-    counts = np.bincount(sitk.GetArrayViewFromImage(labels).ravel(), minlength=max(model_labels.values()) + 1)
-    return {name: round(float(counts[value]) * voxel_ml, 3) for name, value in model_labels.items() if value}
 
 
 def update_volumes_csv(out: Path, rows: Iterable[dict[str, object]]) -> Path:

@@ -13,6 +13,7 @@ from nnunet_t1t2.prediction.inference import predict_labels
 from nnunet_t1t2.prediction.inputs import Case, read_case
 from nnunet_t1t2.prediction.model import TrainedModel
 from nnunet_t1t2.prediction.pseudo_ct import pseudo_ct
+from nnunet_t1t2.volumes import label_volumes_ml
 
 
 @dataclass(frozen=True)
@@ -79,4 +80,4 @@ def predict_case(case: Case, predictor, model: TrainedModel, options: Options) -
             write_overlay_png(image, labels, writer.staged(outputs.qc_path(options.out, case)),
                               f"{case.name}: predicted head (yellow) and bone (red)")
         files = writer.publish()
-    return CaseResult(case, files, outputs.volumes_ml(labels, model.labels))
+    return CaseResult(case, files, label_volumes_ml(labels, model.labels))
