@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "run the demo study (phantom data, demo preset, 6 strategies; about 10-15 minutes on 2 CPU cores)"
+HELP = ("run the demo study: phantom data, the demo preset (CPU-sized), the T1 source model and one T2 strategy "
+        "of each of the paper's families")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

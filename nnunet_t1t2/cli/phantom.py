@@ -3,25 +3,25 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Generate paired T1/T2/CT head phantoms with ground-truth bone, soft-tissue and air labels."
+HELP = "generate paired T1/T2/CT head phantoms with ground-truth bone, soft-tissue and air labels"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (one sub-folder per patient)")
     parser.add_argument("--n", type=int, required=True, metavar="N", help="number of patients")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed [0]")
     parser.add_argument("--size", choices=("small", "paper"), default="small",
-                        help="small: ~3 mm MR voxels, fast (default); paper: the paper's grids (MR 256x256x250, CT 512x512x150)")
+                        help="small: about 3 mm MR voxels, fast; paper: the paper's grids (MR 256x256x250, CT 512x512x150) [small]")
     parser.add_argument("--n-t2", type=int, default=None, metavar="K",
-                        help="how many patients also get a T2 (default round(0.28*N), at least 1)")
+                        help="how many patients also get a T2 [round(0.28*N), at least 1]")
     parser.add_argument("--ct-dtype", choices=("int16", "uint16"), default="int16",
-                        help="CT storage: int16 HU (default), or uint16 HU+1024 with the NIfTI rescale intercept -1024")
+                        help="storage of the CT: int16 HU, or uint16 HU+1024 with the NIfTI rescale intercept -1024 [int16]")
     variation = parser.add_argument_group("variation", "heads and acquisitions unlike the default phantom's, "
                                           "for checking that a model or schedule is not tuned to it")
     variation.add_argument("--mr-voxel", type=float, metavar="MM",
                            help="in-plane MR voxel size in mm [the size's own: small 3, paper 0.86]")
     variation.add_argument("--slice-thickness", type=float, metavar="MM",
-                           help="MR slice thickness (axial) in mm [the size's own: small 3.5, paper 1]")
+                           help="slice thickness of the MR (axial) in mm [the size's own: small 3.5, paper 1]")
     variation.add_argument("--skull-scale", type=float, default=1.0, metavar="F",
                            help="factor on every bone plate's thickness, the size's floor on it included [1]")
     variation.add_argument("--table-scale", type=float, default=1.0, metavar="F",

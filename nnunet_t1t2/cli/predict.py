@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from nnunet_t1t2.prediction.formats import FORMATS
 
     parser.add_argument("-i", "--input", nargs="+", required=True, metavar="INPUT",
-                        help="DICOM series folders, image files (.nii.gz .nii .mha .nrrd) or folders of those")
+                        help="scans: DICOM series folders, image files (.nii.gz .nii .mha .nrrd) or folders of those")
     parser.add_argument("-o", "--output", required=True, help="output folder")
     model = parser.add_argument_group("model (-m, or -d with -tr)")
     model.add_argument("-m", "--model", help="a zip from nnUNetv2_export_model_to_zip (installed once into the "
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hu", metavar="CLASS=HU,...",
                         help="override the pseudo-CT's HU, e.g. air=-1000,soft=40,bone=900 (implies --pseudo-ct)")
     parser.add_argument("--no-qc", action="store_true", help="skip the QC pictures")
-    parser.add_argument("--disable-tta", action="store_true", help="no test-time mirroring (8x faster on 3D)")
+    parser.add_argument("--disable-tta", action="store_true", help="no test-time mirroring (in 3D one prediction per tile instead of 8)")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu", "mps"), default="auto",
                         help="[cuda if available, else cpu]")
 

@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="study folder: its own nnU-Net folders, logs, predictions, report.md; run the same "
                              "command again to continue an interrupted study")
     parser.add_argument("--preset", required=True, choices=list(PRESETS),
-                        help="demo: CPU-sized network, short schedule, 1 fold, 6 strategies; paper: the paper's "
-                             "network and schedule, 3 folds, every strategy (needs a GPU)")
+                        help="demo: CPU-sized network, short schedule, 1 fold, one strategy per family; paper: the "
+                             "paper's network and schedule, 3 folds, every strategy (needs a GPU)")
     parser.add_argument("--strategies", nargs="+", metavar="NAME",
                         help=f"strategies to run instead of the preset's, from: {', '.join(STRATEGIES)}")
     parser.add_argument("--folds", nargs="+", type=int, metavar="F", help="folds of the T2 strategies [the preset's]")
@@ -62,7 +62,7 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
                             "reaches it); start its workers with `dask worker ADDRESS --nthreads 1 --resources "
                             "training=1`")
     group.add_argument("--gpus-per-training", type=int, default=1, metavar="N",
-                       help="GPUs of one training (nnU-Net's -num_gpus, DDP) [1]")
+                       help="number of GPUs of one training (nnU-Net's -num_gpus, DDP) [1]")
     group.add_argument("--queue", help="--cluster: queue or partition [Dask's jobqueue configuration]")
     group.add_argument("--walltime", metavar="HH:MM:SS", help="--cluster: time limit of a worker job; a training "
                        "cut off by it continues from its latest checkpoint on the next worker [configuration]")
