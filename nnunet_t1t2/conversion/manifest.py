@@ -1,4 +1,5 @@
-"""A data set's ``conversion.json``: what each case was made from and how, and which were left out.
+"""A data set's ``conversion.json``: what each case was made from and how, which were left out, and
+the tissue HU of the training cases' CTs (:mod:`.tissue_hu`).
 
 A case counts as converted only once its record is here, and a re-run skips a case whose record
 matches the inputs (file fingerprints), the settings and the place (training or test) it would
@@ -13,6 +14,7 @@ from pathlib import Path
 from nnunet_t1t2 import __version__
 from nnunet_t1t2.atomic import write_json_atomically
 from nnunet_t1t2.conversion.raw_dataset import CasePaths
+from nnunet_t1t2.conversion.tissue_hu import DATASET_KEY, training_median_hu
 
 MANIFEST = "conversion.json"
 
@@ -48,4 +50,5 @@ class Manifest:
     def _write(self, cases: dict[str, dict]) -> None:
         write_json_atomically(self.path, {"written_by": f"nnunet_t1t2 {__version__}",
                                           "cases": dict(sorted(cases.items())),
-                                          "left_out": dict(sorted(self.left_out.items()))})
+                                          "left_out": dict(sorted(self.left_out.items())),
+                                          DATASET_KEY: training_median_hu(cases)})
