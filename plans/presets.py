@@ -3,9 +3,9 @@
 ``paper`` is the T1-to-T2 paper's network: 4 resolution levels, 3 convolutions per stage in encoder
 and decoder, batch norm, ReLU, patches of 128x128x48 voxels where the data allows, batch size 2.
 ``demo`` is the same topology with an eighth of the width and patches of 32x48x48 voxels, small
-enough to train on a laptop CPU in minutes (the built-in phantom demo and the tests use it): an
-iteration costs about a third of one on the 48x64x64 patches it had before, which is what gives the
-models trained from scratch the few hundred iterations they need to learn bone in the demo's time.
+enough to train on a laptop CPU in minutes (the built-in phantom demo and the tests use it): small
+patches make an iteration cheap, which is what gives the models trained from scratch the few hundred
+iterations they need to learn bone in the demo's time.
 
 Only the network and the patching change; spacing, normalisation and resampling stay as nnU-Net
 planned them. Patch sizes are given in nnU-Net's array order (after ``transpose_forward``: the

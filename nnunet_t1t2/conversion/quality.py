@@ -33,8 +33,9 @@ class QualityLimits:
     refused, and the uncertainty estimate itself carries a few tenths of a millimetre. The mirrored CT
     may fit up to 0.5 % better than the CT as stored (two optimisations of the same similarity differ
     by about a tenth of that) before the CT is called flipped. The CT must match at least a quarter as
-    sharply as the MR matches itself: on the phantom the patient's own CT does so at 0.5-0.8 from 1 to
-    6 mm voxels, so the limit keeps a margin of two for real images, whose tissues are less uniform.
+    sharply as the MR matches itself: the limit lies well below what the patient's own CT reaches on
+    the phantom at every voxel size ``benchmarks/registration_qc.py`` covers, a margin for real
+    images, whose tissues are less uniform.
     Each image is also compared with the CTs of ``compared_patients`` other patients
     (:mod:`.other_patients`); 0 compares with none."""
 

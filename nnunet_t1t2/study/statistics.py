@@ -2,7 +2,7 @@
 
 A study's result varies with the test patients and with the training (its seed, and the fold's
 training cases): on the demo, a hybrid's gain over no fine-tuning changed sign between seeds while
-each seed's interval over patients excluded 0 (README, the demo). The values of a model form a table
+each seed's interval over patients excluded 0 (``benchmarks/demo_stability.py``). The values of a model form a table
 of training runs (seed, fold) x test patients; a comparison of two models pairs them by run (the
 same seed's source model, the same fold's split) and by patient. Then
 

@@ -1,8 +1,9 @@
 """The model a training leaves is the one of its best epoch, not of its last.
 
 A short training can learn a class and lose it again: on a data set unlike our phantom, the T1
-source model's bone pseudo Dice rose to 0.35 and fell back to 0 within four epochs, and the model it
-left (its last epoch's) segmented no bone, so every T2 strategy started from a model without bone.
+source model's bone pseudo Dice rose and fell back to zero within a few epochs
+(``benchmarks/source_variants.py`` records such curves), and the model it left (its last epoch's)
+segmented no bone, so every T2 strategy started from a model without bone.
 So every nnunet-t1t2 training ends by putting the weights of its *selected* epoch into
 ``checkpoint_final.pth`` (what nnU-Net's validation, ``nnUNetv2_predict``, export and our ``link``
 use), and keeps the last epoch's full state as :data:`LAST_CHECKPOINT`.
