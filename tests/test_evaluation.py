@@ -154,11 +154,15 @@ def test_folder_summary_matches_hand_computed_values(folders):
     assert case_a["case"] == "case_a" and case_a["prediction_file"].endswith("pred/case_a.nii.gz")
     assert case_a["metrics"]["1"] == pytest.approx(
         {"Precision": 1, "Recall": 0.5, "Dice": 2 / 3, "IoU": 0.5, "TP": 1, "FP": 0, "FN": 1, "TN": 6,
-         "n_ref": 2, "n_pred": 1})
-    assert case_b["metrics"]["2"]["Dice"] is None
+         "n_ref": 2, "n_pred": 1,
+         # surface distances (mm): prediction -> reference [0], reference -> prediction [0, 1]
+         "HD95": 0.95, "ASSD": 1 / 3})
+    assert case_b["metrics"]["2"]["Dice"] is None and case_b["metrics"]["2"]["HD95"] is None
     assert case_b["metrics"]["(0, 3)"] == pytest.approx(
         {"Precision": 0.8, "Recall": 1, "Dice": 8 / 9, "IoU": 0.8, "TP": 4, "FP": 1, "FN": 0, "TN": 3,
-         "n_ref": 4, "n_pred": 5})
+         "n_ref": 4, "n_pred": 5,
+         # prediction -> reference [0, 0, 0, 0, 1] (its extra voxel is 1 mm off), reference -> prediction all 0
+         "HD95": 0.8, "ASSD": 1 / 9})
 
     soft_dice = (2 / 3 + 6 / 7) / 2
     assert summary["mean"]["1"]["Dice"] == pytest.approx(soft_dice)
@@ -177,7 +181,8 @@ def test_folder_summary_matches_hand_computed_values(folders):
 def test_a_class_absent_everywhere_is_null_not_nan(folders, tmp_path):
     summary = evaluate_folders(*folders, labels={**DEFAULT_LABELS, "implant": 4}, num_processes=1)
     assert summary["classes"]["4"] == {"name": "implant", "labels": [4]}
-    assert summary["mean"]["4"] == {"Precision": None, "Recall": None, "Dice": None, "IoU": None}
+    assert summary["mean"]["4"] == {"Precision": None, "Recall": None, "Dice": None, "IoU": None, "HD95": None,
+                                    "ASSD": None}
     assert summary["pooled"]["4"]["Dice"] is None
     assert summary["ci95"]["across_cases"]["4"]["Dice"] == {"low": None, "high": None, "n_cases": 0}
     assert summary["ci95"]["pooled"]["4"]["IoU"] == {"low": None, "high": None}

@@ -1,9 +1,11 @@
-"""``nnunet-t1t2 evaluate --pred DIR --ref DIR``: per-class metrics with 95 % CIs, as JSON and CSV."""
+"""``nnunet-t1t2 evaluate --pred DIR --ref DIR``: per-class metrics and surface distances with 95 % CIs,
+as JSON and CSV."""
 from __future__ import annotations
 
 import argparse
 
-HELP = "per-class precision, recall, Dice and Jaccard with 95% CIs, as nnU-Net's summary.json (extended) plus CSV"
+HELP = ("per-class precision, recall, Dice, Jaccard and surface distances (HD95, ASSD in mm) with 95% CIs, "
+        "as nnU-Net's summary.json (extended) plus CSV")
 DEFAULT_SUMMARY_NAME = "summary_t1t2.json"
 
 

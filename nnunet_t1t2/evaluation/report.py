@@ -9,11 +9,13 @@ from pathlib import Path
 
 from nnunet_t1t2.atomic import write_text_atomically
 from nnunet_t1t2.evaluation.metrics import COUNTS, METRICS
+from nnunet_t1t2.evaluation.surface import DISTANCES
 
-CSV_COLUMNS = ("statistic", "case", "class", "labels", *METRICS, *COUNTS)
+CSV_COLUMNS = ("statistic", "case", "class", "labels", *METRICS, *DISTANCES, *COUNTS)
 """One row per case and class (``statistic`` = ``case``), then per class the summary rows:
 ``mean``, ``mean_n_cases`` (cases that entered each mean), ``mean_ci95_low``/``high``, ``pooled`` (with
-the summed counts), ``pooled_ci95_low``/``high``. Undefined values are empty cells."""
+the summed counts), ``pooled_ci95_low``/``high``. Undefined values are empty cells, and so are the
+surface distances (HD95, ASSD in mm) of the pooled rows, which have none."""
 
 
 def write_json(summary: dict, path: str | Path) -> None:
@@ -34,7 +36,8 @@ def _csv_rows(summary: dict):
     classes = summary["classes"]
 
     def row(statistic: str, case: str, key: str, values: dict) -> dict:
-        cells = {column: "" if values.get(column) is None else values[column] for column in (*METRICS, *COUNTS)}
+        cells = {column: "" if values.get(column) is None else values[column]
+                 for column in (*METRICS, *DISTANCES, *COUNTS)}
         labels = " ".join(str(label) for label in classes[key]["labels"])
         return {"statistic": statistic, "case": case, "class": classes[key]["name"], "labels": labels, **cells}
 
@@ -53,17 +56,19 @@ def _csv_rows(summary: dict):
 
 
 def _per_metric(block: dict, field: str) -> dict:
-    return {metric: block[metric][field] for metric in METRICS}
+    return {metric: block[metric][field] for metric in (*METRICS, *DISTANCES) if metric in block}
 
 
 def format_table(summary: dict) -> str:
-    """Dice per class: mean over cases and pooled over voxels, each with its 95 % CI."""
-    lines = [f"{'class':<18} {'cases':>5}  {'Dice mean [95% CI]':<28} Dice pooled [95% CI]"]
+    """Dice per class: mean over cases and pooled over voxels, each with its 95 % CI; and the mean HD95."""
+    lines = [f"{'class':<18} {'cases':>5}  {'Dice mean [95% CI]':<28} {'Dice pooled [95% CI]':<28} HD95 mean (mm)"]
     for key, evaluated in summary["classes"].items():
         across, pooled = summary["ci95"]["across_cases"][key]["Dice"], summary["ci95"]["pooled"][key]["Dice"]
         mean_cell = _with_interval(summary["mean"][key]["Dice"], across)
+        hd95 = summary["mean"][key]["HD95"]
         lines.append(f"{evaluated['name']:<18} {across['n_cases']:>5}  {mean_cell:<28} "
-                     f"{_with_interval(summary['pooled'][key]['Dice'], pooled)}")
+                     f"{_with_interval(summary['pooled'][key]['Dice'], pooled):<28} "
+                     f"{'undefined' if hd95 is None else f'{hd95:.2f}'}")
     return "\n".join(lines)
 
 

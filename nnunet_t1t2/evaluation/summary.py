@@ -3,6 +3,9 @@
 nnU-Net's keys keep their meaning: ``metric_per_case``, ``mean`` (per class, over the cases where a
 metric is defined) and ``foreground_mean`` (over the data set's own labels). Added:
 
+* per case and in ``mean``, ``HD95`` and ``ASSD``: surface distances in mm (:mod:`.surface`), null where
+  the class is missing from either image; they have no pooled value (distances do not add up over
+  cases like voxel counts), so ``pooled`` and ``ci95.pooled`` hold none;
 * ``classes``: key -> name and label values;
 * ``pooled``: the metrics of the voxel counts summed over all cases, and those sums;
 * ``ci95``: ``across_cases`` (t interval of the per-case values, with ``n_cases``, the number of
@@ -18,6 +21,7 @@ from typing import Iterable, Sequence
 from nnunet_t1t2.evaluation.classes import EvaluatedClass
 from nnunet_t1t2.evaluation.intervals import Interval, pooled_intervals, t_interval
 from nnunet_t1t2.evaluation.metrics import COUNTS, METRICS, metrics_from_counts
+from nnunet_t1t2.evaluation.surface import DISTANCES
 
 CI_METHODS = {
     "across_cases": "Student t interval of the mean over cases where the metric is defined (n_cases), "
@@ -36,7 +40,7 @@ def summarize(metric_per_case: list[dict], classes: Sequence[EvaluatedClass]) ->
         key = evaluated.key
         per_case = [case["metrics"][key] for case in metric_per_case]
         mean[key], across_cases[key] = {}, {}
-        for metric in METRICS:
+        for metric in (*METRICS, *DISTANCES):
             defined = [result[metric] for result in per_case if result[metric] is not None]
             mean[key][metric] = _mean_of_defined(defined)
             across_cases[key][metric] = {**_bounds(t_interval(defined)), "n_cases": len(defined)}
@@ -49,7 +53,8 @@ def summarize(metric_per_case: list[dict], classes: Sequence[EvaluatedClass]) ->
                     for evaluated in classes},
         "metric_per_case": metric_per_case,
         "mean": mean,
-        "foreground_mean": {metric: _mean_of_defined(mean[key][metric] for key in label_keys) for metric in METRICS},
+        "foreground_mean": {metric: _mean_of_defined(mean[key][metric] for key in label_keys)
+                            for metric in (*METRICS, *DISTANCES)},
         "pooled": pooled,
         "ci95": {"across_cases": across_cases, "pooled": pooled_ci, "method": dict(CI_METHODS)},
     }
