@@ -39,10 +39,11 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.reading import read_ct
+from nnunet_t1t2.evaluation.pseudo_ct_error import mean_absolute_error_hu
 from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.prediction.inputs import Case
 from nnunet_t1t2.prediction.model import check_model, default_cache, find_model, load_predictor
-from nnunet_t1t2.prediction.pseudo_ct import DEFAULT_HU, pseudo_ct
+from nnunet_t1t2.prediction.pseudo_ct import DEFAULT_HU, choose_hu, pseudo_ct
 from nnunet_t1t2.prediction.runner import Options, predict_cases
 
 BIN = Path(sys.executable).parent
@@ -115,7 +116,7 @@ def evaluate(phantom: Path, patients: list[str], model_path: Path, out: Path, de
     model = check_model(find_model(str(model_path), None, None, None, None, default_cache()), None)
     predictor = load_predictor(model, device, use_mirroring=False)
     cases = [Case(p, phantom / p / "t2.nii.gz", "nifti") for p in patients]
-    results = predict_cases(cases, predictor, model, Options(out, hu=dict(DEFAULT_HU), qc=False))
+    results = predict_cases(cases, predictor, model, Options(out, hu=choose_hu(), qc=False))
     rows = []
     for result in results:
         if result.error:
@@ -151,7 +152,7 @@ def true_ct_on_t2_grid(patient: Path) -> sitk.Image:
 
 
 def mae(estimate: np.ndarray, reference: np.ndarray) -> float:
-    return round(float(np.mean(np.abs(estimate.astype(np.float64) - reference))), 1)
+    return round(mean_absolute_error_hu(estimate, reference), 1)
 
 
 def report(rows: list[dict], args) -> None:

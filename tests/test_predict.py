@@ -18,9 +18,11 @@ from nnunet_t1t2.cli import main
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.prediction.inputs import find_cases
 from nnunet_t1t2.prediction.model import check_model, find_model, install_zip
-from nnunet_t1t2.prediction.pseudo_ct import DEFAULT_HU, parse_hu
+from nnunet_t1t2.prediction.pseudo_ct import DEFAULT_HU, LITERATURE, choose_hu
 
-BONE_HU = 900  # an override, to show that --hu reaches the pseudo-CT
+BONE_HU = 900  # an override, to show that --hu reaches the pseudo-CT, also over --hu-from
+#: What a conversion.json given to --hu-from records for its training patients.
+RECORDED_HU = {"soft_tissue": 41, "bone": 1234, "air": -733}
 FAST_PREDICT = ("--disable-tta", "--device", "cpu")
 
 
@@ -90,8 +92,11 @@ def scans(phantom_datasets, tmp_path_factory):
 def predicted(phantom_datasets, source_model, scans):
     """One run of ``nnunet-t1t2 predict`` over the input folder, keeping the input formats, with a pseudo-CT."""
     out = scans / "predicted"
+    manifest = scans / "conversion.json"
+    manifest.write_text(json.dumps({"cases": {}, "training_median_hu": {"hu": RECORDED_HU, "cases": ["p1", "p2"]}}),
+                        encoding="utf-8")
     phantom_datasets.nnunet.run("nnunet-t1t2", "predict", "-i", str(scans / "inputs"), "-o", str(out),
-                                "-m", str(source_model.parent), "--format", "input", "--pseudo-ct",
+                                "-m", str(source_model.parent), "--format", "input", "--hu-from", str(manifest),
                                 "--hu", f"bone={BONE_HU}", *FAST_PREDICT)
     return out
 
@@ -127,8 +132,10 @@ def test_the_mha_and_the_oblique_nrrd_of_one_scan_get_the_same_labels(predicted)
                                   sitk.GetArrayFromImage(sitk.ReadImage(str(predicted / "t1_nrrd.nrrd"))))
 
 
-def test_pseudo_ct_gives_each_class_its_hu(predicted):
-    expected_hu = {**DEFAULT_HU, "bone": BONE_HU}
+def test_pseudo_ct_gives_each_class_its_hu_and_records_them(predicted, scans):
+    """Outside the head the literature's -1000, soft tissue and air exactly the recorded training
+    medians (--hu-from), bone the --hu override; the sidecar says so."""
+    expected_hu = {"background": DEFAULT_HU["background"], **RECORDED_HU, "bone": BONE_HU}
     labels = sitk.ReadImage(str(predicted / "t1_mha.mha"))
     pseudo_ct = sitk.ReadImage(str(predicted / "t1_mha_pseudo_ct.mha"))
     assert_same_grid(pseudo_ct, labels, ".mha")
@@ -136,6 +143,10 @@ def test_pseudo_ct_gives_each_class_its_hu(predicted):
     for name, value in {"background": 0, "soft_tissue": 1, "bone": 2, "air": 3}.items():
         assert np.all(hu[label_array == value] == expected_hu[name]), name
     assert len(np.unique(label_array)) >= 2
+    record = json.loads((predicted / "t1_mha_pseudo_ct.json").read_text(encoding="utf-8"))
+    assert record["hu"] == expected_hu
+    measured = f"median over the training patients' CTs, {(scans / 'conversion.json').resolve()}"
+    assert record["source"] == {"background": LITERATURE, "soft_tissue": measured, "air": measured, "bone": "--hu"}
 
 
 def test_volumes_csv_has_millilitres_per_class_per_case(predicted):
@@ -241,8 +252,8 @@ def test_inputs_are_found_and_named_like_nnunet_outputs(tmp_path):
 
 
 def test_hu_overrides_are_checked():
-    assert parse_hu("soft=40, bone=1000") == {**DEFAULT_HU, "soft_tissue": 40, "bone": 1000}
+    assert choose_hu("soft=40, bone=1000").values == {**DEFAULT_HU, "soft_tissue": 40, "bone": 1000}
     for bad, message in (("fat=-100", "unknown class 'fat'"), ("bone=hard", "not a number"),
                          ("bone=5000", "outside")):
         with pytest.raises(UserError, match=message):
-            parse_hu(bad)
+            choose_hu(bad)

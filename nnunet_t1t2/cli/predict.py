@@ -31,9 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(.mha, .nrrd, NIfTI; DICOM input gives NIfTI) [%(default)s]")
     parser.add_argument("--pseudo-ct", action="store_true",
                         help="also write <case>_pseudo_ct: each class's bulk HU (air and outside -1000, soft "
-                             "tissue 34, bone 731; sources in nnunet_t1t2/prediction/pseudo_ct.py)")
+                             "tissue 34, bone 731 from the literature, sources in nnunet_t1t2/prediction/"
+                             "pseudo_ct.py; or --hu-from), with <case>_pseudo_ct.json saying which values made it")
+    parser.add_argument("--hu-from", metavar="DATASET",
+                        help="pseudo-CT HU measured on your own CTs: the median HU inside each label over the "
+                             "training patients of a converted data set (its id, name, folder or conversion.json; "
+                             "implies --pseudo-ct) [the literature values above]")
     parser.add_argument("--hu", metavar="CLASS=HU,...",
-                        help="override the pseudo-CT's HU, e.g. air=-1000,soft=40,bone=900 (implies --pseudo-ct)")
+                        help="override the pseudo-CT's HU, e.g. air=-1000,soft=40,bone=900, also over --hu-from "
+                             "(implies --pseudo-ct)")
     parser.add_argument("--no-qc", action="store_true", help="skip the QC pictures")
     parser.add_argument("--disable-tta", action="store_true", help="no test-time mirroring (in 3D one prediction per tile instead of 8)")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu", "mps"), default="auto",
@@ -47,16 +53,16 @@ def run(args: argparse.Namespace) -> int:
     from nnunet_t1t2.output_folder import writable_folder
     from nnunet_t1t2.prediction.inputs import find_cases
     from nnunet_t1t2.prediction.model import check_model, default_cache, find_model, load_predictor
-    from nnunet_t1t2.prediction.pseudo_ct import check_labels, parse_hu
+    from nnunet_t1t2.prediction.pseudo_ct import check_labels, choose_hu
     from nnunet_t1t2.prediction.runner import Options, predict_cases
 
-    hu = parse_hu(args.hu) if args.pseudo_ct or args.hu else None
+    hu = choose_hu(args.hu, args.hu_from) if args.pseudo_ct or args.hu or args.hu_from else None
     cases = find_cases(args.input)
     folder = find_model(args.model, args.dataset, args.trainer, args.plans, args.configuration,
                         Path(args.cache) if args.cache else default_cache())
     model = check_model(folder, args.folds, args.checkpoint)
     if hu is not None:
-        check_labels(model.labels, hu, str(model.folder))
+        check_labels(model.labels, hu.values, str(model.folder))
     out = writable_folder(Path(args.output))
     print(f"model: {model.describe()}\n{len(cases)} case(s) -> {out}")
     predictor = load_predictor(model, _device(args.device), use_mirroring=not args.disable_tta,

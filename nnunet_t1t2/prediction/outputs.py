@@ -1,7 +1,8 @@
 """Where a case's results go, and writing them so that a failed case leaves nothing behind.
 
 Per case, in the output folder: ``<case>.nii.gz`` (labels, named as ``nnUNetv2_predict`` names
-them), ``<case>_pseudo_ct.nii.gz`` with ``--pseudo-ct``, ``qc/<case>.png``, and one row of
+them), ``<case>_pseudo_ct.nii.gz`` and ``<case>_pseudo_ct.json`` (its HU and their sources) with
+``--pseudo-ct``, ``qc/<case>.png``, and one row of
 ``volumes.csv``. All of a case's files are written into a hidden staging folder first and renamed
 into place (atomic within one file system) only when every one of them is complete; a re-run
 replaces them the same way, and ``volumes.csv`` keeps the rows of cases it did not touch.
@@ -32,6 +33,11 @@ def label_path(out: Path, case: Case, fmt: str) -> Path:
 
 def pseudo_ct_path(out: Path, case: Case, fmt: str) -> Path:
     return out / f"{case.name}{PSEUDO_CT_SUFFIX}{output_ending(case.fmt, fmt)}"
+
+
+def pseudo_ct_record_path(out: Path, case: Case) -> Path:
+    """The pseudo-CT's sidecar: its HU per class and where each came from."""
+    return out / f"{case.name}{PSEUDO_CT_SUFFIX}.json"
 
 
 def qc_path(out: Path, case: Case) -> Path:

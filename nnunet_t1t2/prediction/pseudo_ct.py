@@ -15,29 +15,64 @@ Default HU per class and where they come from:
   planning for brain metastases", AAPM 2019 annual meeting, abstract 44142).
 
 A site, scanner or label definition that differs (our bone label is CT > 600 HU, cortical bone
-only, so its mean lies higher than a contoured skull's) is served by ``--hu``.
+only, so its mean lies higher than a contoured skull's) is served by ``--hu-from DATASET``: the
+median HU inside each label of the registered CTs of that data set's training patients, as its
+conversion recorded them (:mod:`.measured_hu`); and by ``--hu`` for single classes, which wins over
+both. Every pseudo-CT is written with a record of its values and where each came from
+(:meth:`BulkHU.record`).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.prediction.measured_hu import conversion_manifest, training_hu
 
 DEFAULT_HU = {"background": -1000, "soft_tissue": 34, "bone": 731, "air": -1000}
 #: Short names accepted by ``--hu`` besides the class names themselves.
 ALIASES = {"soft": "soft_tissue", "tissue": "soft_tissue", "outside": "background"}
 #: The range a CT stores (int16) and that treatment planning systems accept.
 HU_RANGE = (-1024, 3071)
+LITERATURE = "literature default (nnunet_t1t2.prediction.pseudo_ct.DEFAULT_HU)"
 
 
-def parse_hu(text: str | None) -> dict[str, int]:
-    """``air=-1000,soft=40,bone=900`` (any subset, class names or :data:`ALIASES`) over the defaults."""
-    hu = dict(DEFAULT_HU)
+@dataclass(frozen=True)
+class BulkHU:
+    """The HU per class of a pseudo-CT (``values``) and where each value came from (``sources``)."""
+
+    values: dict[str, int]
+    sources: dict[str, str]
+
+    def record(self) -> dict:
+        """What the pseudo-CT's sidecar JSON holds."""
+        return {"hu": dict(self.values), "source": dict(self.sources)}
+
+
+def choose_hu(overrides: str | None = None, hu_from: str | None = None) -> BulkHU:
+    """The literature values (:data:`DEFAULT_HU`), replaced by the training patients' medians of the
+    data set ``hu_from`` names (:func:`measured_hu.conversion_manifest`), then by ``overrides``
+    (``--hu``: ``air=-1000,soft=40,bone=900``, any subset, class names or :data:`ALIASES`)."""
+    values, sources = dict(DEFAULT_HU), dict.fromkeys(DEFAULT_HU, LITERATURE)
+    if hu_from is not None:
+        manifest = conversion_manifest(hu_from)
+        measured = training_hu(manifest)
+        values.update(measured)
+        sources.update(dict.fromkeys(measured, f"median over the training patients' CTs, {manifest.resolve()}"))
+    given = _parse_overrides(overrides)
+    values.update(given)
+    sources.update(dict.fromkeys(given, "--hu"))
+    return BulkHU(values, sources)
+
+
+def _parse_overrides(text: str | None) -> dict[str, int]:
+    hu = {}
     for item in filter(None, (part.strip() for part in (text or "").split(","))):
         name, _, value = item.partition("=")
         name = ALIASES.get(name.strip().lower(), name.strip().lower())
-        if name not in hu:
+        if name not in DEFAULT_HU:
             raise UserError(f"--hu {item}: unknown class '{name}'; classes are "
                             f"{', '.join(DEFAULT_HU)} (also {', '.join(ALIASES)})")
         try:

@@ -2,6 +2,7 @@
 with its file named and the others go on."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from nnunet_t1t2.prediction import outputs
 from nnunet_t1t2.prediction.inference import predict_labels
 from nnunet_t1t2.prediction.inputs import Case, read_case
 from nnunet_t1t2.prediction.model import TrainedModel
-from nnunet_t1t2.prediction.pseudo_ct import pseudo_ct
+from nnunet_t1t2.prediction.pseudo_ct import BulkHU, pseudo_ct
 from nnunet_t1t2.volumes import label_volumes_ml
 
 
@@ -21,7 +22,7 @@ class Options:
     out: Path
     fmt: str = "nifti"
     #: HU per class for a pseudo-CT, None for none.
-    hu: dict[str, int] | None = None
+    hu: BulkHU | None = None
     qc: bool = True
 
 
@@ -72,8 +73,10 @@ def predict_case(case: Case, predictor, model: TrainedModel, options: Options) -
     with outputs.CaseWriter(options.out, case) as writer:
         writer.write_image(labels, outputs.label_path(options.out, case, options.fmt))
         if options.hu is not None:
-            writer.write_image(pseudo_ct(labels, model.labels, options.hu),
+            writer.write_image(pseudo_ct(labels, model.labels, options.hu.values),
                                outputs.pseudo_ct_path(options.out, case, options.fmt))
+            writer.staged(outputs.pseudo_ct_record_path(options.out, case)).write_text(
+                json.dumps(options.hu.record(), indent=2) + "\n", encoding="utf-8")
         if options.qc:
             from nnunet_t1t2.conversion.overlay import write_overlay_png
 
