@@ -3,7 +3,7 @@
 Link the source first (``nnunet-t1t2 link``). Each also exists with the paper's schedule as
 ``<Name>_Paper``.
 """
-from nnunet_t1t2.training.paper_schedule import paper_variants
+from nnunet_t1t2.training.paper_schedule import PaperSchedule
 from nnunet_t1t2.transfer.trainer import HybridTrainer
 
 
@@ -31,7 +31,21 @@ class HybridMaxTrainer(HybridTrainer):
     fusion = "max"
 
 
-PAPER_TRAINERS = paper_variants(HybridConcatTrainer, HybridMulTrainer, HybridAvgTrainer, HybridMaxTrainer)
-globals().update(PAPER_TRAINERS)
+class HybridConcatTrainer_Paper(PaperSchedule, HybridConcatTrainer):
+    """HybridConcatTrainer with the paper's schedule."""
 
-__all__ = ["HybridConcatTrainer", "HybridMulTrainer", "HybridAvgTrainer", "HybridMaxTrainer", *PAPER_TRAINERS]
+
+class HybridMulTrainer_Paper(PaperSchedule, HybridMulTrainer):
+    """HybridMulTrainer with the paper's schedule."""
+
+
+class HybridAvgTrainer_Paper(PaperSchedule, HybridAvgTrainer):
+    """HybridAvgTrainer with the paper's schedule."""
+
+
+class HybridMaxTrainer_Paper(PaperSchedule, HybridMaxTrainer):
+    """HybridMaxTrainer with the paper's schedule."""
+
+
+__all__ = ["HybridConcatTrainer", "HybridMulTrainer", "HybridAvgTrainer", "HybridMaxTrainer",
+           "HybridConcatTrainer_Paper", "HybridMulTrainer_Paper", "HybridAvgTrainer_Paper", "HybridMaxTrainer_Paper"]

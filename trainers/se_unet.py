@@ -4,7 +4,7 @@ from torch import nn
 
 from nnunet_t1t2.networks.se_unet import build_seunet_from_plans
 from nnunet_t1t2.training.base import T1T2Trainer
-from nnunet_t1t2.training.paper_schedule import paper_variants
+from nnunet_t1t2.training.paper_schedule import PaperSchedule
 
 
 class SEUNetTrainer(T1T2Trainer):
@@ -19,7 +19,8 @@ class SEUNetTrainer(T1T2Trainer):
                                        enable_deep_supervision)
 
 
-PAPER_TRAINERS = paper_variants(SEUNetTrainer)
-globals().update(PAPER_TRAINERS)
+class SEUNetTrainer_Paper(PaperSchedule, SEUNetTrainer):
+    """SEUNetTrainer with the paper's schedule."""
 
-__all__ = ["SEUNetTrainer", *PAPER_TRAINERS]
+
+__all__ = ["SEUNetTrainer", "SEUNetTrainer_Paper"]

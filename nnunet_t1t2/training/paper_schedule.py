@@ -1,4 +1,5 @@
-"""The paper's training schedule as a mixin that an nnunet-t1t2 trainer takes first in its bases.
+"""The paper's training schedule as a mixin that an nnunet-t1t2 trainer takes first in its bases:
+``class FineTune6ConvTrainer_Paper(PaperSchedule, FineTune6ConvTrainer)``.
 
 Adam (lr 1e-4, betas (0.9, 0.999), weight decay 5e-4), the learning rate times 0.75 after 5 epochs
 without improvement, early stopping after 10, at most 200 epochs, Xavier-uniform initialisation.
@@ -21,6 +22,9 @@ class EarlyStop(Exception):
 
 
 class PaperSchedule:
+    """The schedule of this module in place of nnU-Net's SGD and poly schedule; the trainer after it in
+    the bases decides everything else (network, source, what trains)."""
+
     lr_patience = 5
     lr_factor = 0.75
     stop_patience = 10
@@ -56,14 +60,3 @@ class PaperSchedule:
                                    f"{state.epochs_since_best} epochs (best at epoch {state.best_epoch}).")
             raise EarlyStop
         super().on_epoch_start()  # T1T2Trainer.run_training ends the training on EarlyStop
-
-
-def paper_variants(*trainers: type) -> dict[str, type]:
-    """``<Name>_Paper`` for each trainer: the same trainer with the paper's schedule."""
-    return {
-        f"{t.__name__}_Paper": type(f"{t.__name__}_Paper", (PaperSchedule, t), {
-            "__module__": t.__module__,
-            "__doc__": f"{t.__name__} with the paper's schedule (see nnunet_t1t2.training.paper_schedule).",
-        })
-        for t in trainers
-    }
