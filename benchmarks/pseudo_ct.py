@@ -39,7 +39,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.reading import read_ct
-from nnunet_t1t2.evaluation.pseudo_ct_error import mean_absolute_error_hu
+from nnunet_t1t2.evaluation import mean_absolute_error_hu
 from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.prediction.inputs import Case
 from nnunet_t1t2.prediction.model import check_model, default_cache, find_model, load_predictor

@@ -11,7 +11,7 @@ import SimpleITK as sitk
 from nnunet_t1t2.conversion.manifest import Manifest
 from nnunet_t1t2.conversion.tissue_hu import median_hu_per_label
 from nnunet_t1t2.errors import UserError
-from nnunet_t1t2.evaluation.pseudo_ct_error import mean_absolute_error_hu
+from nnunet_t1t2.evaluation import mean_absolute_error_hu
 from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.prediction.pseudo_ct import DEFAULT_HU, LITERATURE, choose_hu, pseudo_ct
 
