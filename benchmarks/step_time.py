@@ -34,7 +34,7 @@ from nnunet_t1t2.networks.conv_layers import conv_layers_from_output, last_conv_
 from nnunet_t1t2.networks.hybrid import HybridUNet
 from nnunet_t1t2.networks.se_unet import SEUNet
 from nnunet_t1t2.plans.presets import PRESETS
-from nnunet_t1t2.transfer.freezing import freeze_all_but
+from nnunet_t1t2.training.freezing import freeze_all_but
 
 NETWORKS = ("plain", "seunet", "frozen_half", "hybrid_concat", "hybrid_mul", "hybrid_avg", "hybrid_max")
 

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from nnunet_t1t2.networks.conv_layers import last_conv_layers
 from nnunet_t1t2.networks.hybrid import HybridUNet
 from nnunet_t1t2.networks.se_unet import SEUNet
-from nnunet_t1t2.transfer.freezing import freeze_all_but, frozen_modules, hold_frozen_modules_in_eval, unwrap
+from nnunet_t1t2.training.freezing import freeze_all_but, frozen_modules, hold_frozen_modules_in_eval, unwrap
 from test_networks import TOPOLOGY
 
 WORLD_SIZE, ITERATIONS = 2, 3

@@ -4,7 +4,7 @@ import torch
 
 from nnunet_t1t2.networks.conv_layers import last_conv_layers
 from nnunet_t1t2.networks.se_unet import SEUNet
-from nnunet_t1t2.transfer.freezing import (count_parameters, freeze_all_but, frozen_modules,
+from nnunet_t1t2.training.freezing import (count_parameters, freeze_all_but, frozen_modules,
                                            hold_frozen_modules_in_eval, unwrap)
 from test_networks import TOPOLOGY
 

@@ -11,7 +11,7 @@ from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 from conftest import CONFIG, IN_PROCESS_AUGMENTATION, PLANS, T1_ID, T2_ID
 from nnunet_t1t2.discovery import find_trainer_class
 from nnunet_t1t2.networks.conv_layers import last_conv_layers
-from nnunet_t1t2.transfer.freezing import freeze_all_but
+from nnunet_t1t2.training.freezing import freeze_all_but
 
 
 def load(path):

@@ -6,7 +6,7 @@
 * a seed (``NNUNET_T1T2_SEED`` or :attr:`T1T2Trainer.seed`) for initialisation, patch sampling and
   augmentation (:mod:`.seeding`);
 * a choice of which modules train (:meth:`T1T2Trainer.trainable_modules`), honoured by the
-  optimizer and by eval-mode holding (:mod:`nnunet_t1t2.transfer.freezing`);
+  optimizer and by eval-mode holding (:mod:`.freezing`);
 * ``convergence.json`` (epochs and seconds to convergence, and which epoch the final model is) in
   the output folder;
 * with ``NNUNET_T1T2_PATIENCE``, a stop once the bone class stops improving (:mod:`.patience`);
@@ -25,6 +25,7 @@ from torch import nn
 from nnunet_t1t2.atomic import write_json_atomically
 from nnunet_t1t2.errors import exit_on_user_error
 from nnunet_t1t2.training.convergence import convergence_record
+from nnunet_t1t2.training.freezing import count_parameters, freeze_all_but, hold_frozen_modules_in_eval, unwrap
 from nnunet_t1t2.training.overrides import OVERRIDES_FILE, continued_record, overrides_record, recorded_overrides
 from nnunet_t1t2.training.paper_schedule import EarlyStop
 from nnunet_t1t2.training.patience import patience_epochs, stop_on_plateau
@@ -32,7 +33,6 @@ from nnunet_t1t2.training.selection import (FINAL_CHECKPOINT, LAST_CHECKPOINT, L
                                             LATEST_SELECTION, selected_epoch, selection_signal, weights_snapshot)
 from nnunet_t1t2.training.seeding import deterministic_cudnn, seed_data_loaders, seed_global_generators
 from nnunet_t1t2.training.short_schedule import inference_mirroring, schedule_overrides, training_seed
-from nnunet_t1t2.transfer.freezing import count_parameters, freeze_all_but, hold_frozen_modules_in_eval, unwrap
 
 
 class T1T2Trainer(nnUNetTrainer):

@@ -18,7 +18,7 @@ from nnunet_t1t2.errors import UserError, exit_on_user_error
 from nnunet_t1t2.networks.conv_layers import last_conv_layers
 from nnunet_t1t2.networks.hybrid import HybridUNet
 from nnunet_t1t2.training.base import T1T2Trainer
-from nnunet_t1t2.transfer.freezing import unwrap
+from nnunet_t1t2.training.freezing import unwrap
 from nnunet_t1t2.transfer.source import (SEG_HEAD_KEY, copy_source_weights, linked_source, record_source,
                                          resolve_source, same_labels, topology_differences)
 
