@@ -8,13 +8,12 @@ HELP = "turn paired MR/CT patients into the T1, T2 and T1T2 nnU-Net raw data set
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from nnunet_t1t2.conversion.layouts import LAYOUT_CHOICES, LAYOUTS
+
     parser.add_argument("--input", required=True, type=Path, help="folder with one sub-folder per patient")
-    parser.add_argument("--layout", default="auto", choices=["paired", "synthrad", "rire", "bids", "auto"],
-                        help="paired: <patient>/{t1,t2,ct} (files or DICOM folders); "
-                             "synthrad: SynthRAD2023/2025 Task 1, [<region>/]<patient>/{mr,ct,mask}.nii.gz or .mha; "
-                             "rire: <patient>/{ct,mr_T1,mr_T2}/*.mhd (or mr_T1_rectified, ...); "
-                             "bids: sub-*/[ses-*/]anat/*_T1w.nii.gz, *_T2w.nii.gz, CT *_ct.nii.gz in anat/ or ct/; "
-                             "auto: whichever of these the folder holds, named in the summary [auto]")
+    parser.add_argument("--layout", default="auto", choices=LAYOUT_CHOICES,
+                        help="; ".join(f"{name}: {layout.expects}" for name, layout in LAYOUTS.items())
+                             + "; auto: whichever of these the folder holds, named in the summary [auto]")
     parser.add_argument("--t1-id", required=True, type=int, help="nnU-Net id of the T1 data set")
     parser.add_argument("--t2-id", type=int, help="nnU-Net id of the T2 data set [not written]")
     parser.add_argument("--t1t2-id", type=int, help="nnU-Net id of the T1T2 data set [not written]")

@@ -8,6 +8,7 @@ HELP = "run the T1-to-T2 transfer study end to end (data to report) through nnU-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from nnunet_t1t2.cli.convert import add_conversion_options
+    from nnunet_t1t2.conversion.layouts import LAYOUT_CHOICES
     from nnunet_t1t2.study.protocol import PLANS_CHOICES, PRESETS
     from nnunet_t1t2.study.strategies import STRATEGIES
 
@@ -40,8 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "class); by default the study stops before them and says what to try")
     add_cluster_arguments(parser)
     conversion = parser.add_argument_group("conversion of --data (options of `nnunet-t1t2 convert`)")
-    conversion.add_argument("--layout", default=argparse.SUPPRESS,
-                            choices=["paired", "synthrad", "rire", "bids", "auto"],
+    conversion.add_argument("--layout", default=argparse.SUPPRESS, choices=LAYOUT_CHOICES,
                             help="layout of --data [auto; paired for the phantom]")
     add_conversion_options(parser, study=True)
 
