@@ -133,9 +133,7 @@ class RegistrationProblem:
     def scanner_pose(self) -> sitk.Euler3DTransform:
         """The scanner's coordinates (identity), rotating about the MR head's centre: where a
         registration starts."""
-        pose = sitk.Euler3DTransform()
-        pose.SetCenter(self.head_centre())
-        return pose
+        return sitk.Euler3DTransform(self.head_centre())
 
     def similarity(self, transform: sitk.Transform, moving: sitk.Image | None = None) -> float:
         """Mattes mutual information of the MR's working copy and the CT's (or ``moving``, another image
@@ -159,17 +157,11 @@ class RegistrationProblem:
         return result
 
 
-def register_ct_to_mr(mr: sitk.Image, ct: sitk.Image, mr_head: sitk.Image, settings: RegistrationSettings,
-                      what: str) -> Registration:
-    """Rigidly register ``ct`` to ``mr``, starting from the scanner coordinates (identity) with the
-    rotation centred on the MR head: a pyramid on copies averaged down to the working spacing, then,
-    if that averaged anything, one level at the images' own resolution. ``what`` names patient and
-    files in error messages."""
-    return register(RegistrationProblem.prepare(mr, ct, mr_head, settings), what)
-
-
 def register(problem: RegistrationProblem, what: str) -> Registration:
-    """:func:`register_ct_to_mr` for a prepared problem."""
+    """Rigidly register the problem's CT to its MR, starting from the scanner coordinates (identity)
+    with the rotation centred on the MR head: a pyramid on copies averaged down to the working
+    spacing, then, if that averaged anything, one level at the images' own resolution. ``what``
+    names patient and files in error messages."""
     _check_field_of_view_overlap(problem.ct, problem.mr_head, what)
     return problem.optimise(problem.scanner_pose(), what)
 

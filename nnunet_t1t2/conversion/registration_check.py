@@ -113,8 +113,8 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     at_optimum, optimum = max(((problem.similarity(r.transform), r.transform) for r in restarts),
                               key=lambda scored: scored[0])
     probe = max(tolerance, SHARPNESS_PROBE_VOXELS * problem.settings.working_spacing_mm)
-    sharpness = _sharpness(problem, optimum, centre, probe) / _sharpness(problem, _start(centre), centre, probe,
-                                                                         moving=problem.coarse_mr)
+    sharpness = _sharpness(problem, optimum, centre, probe) / _sharpness(problem, problem.scanner_pose(), centre,
+                                                                         probe, moving=problem.coarse_mr)
 
     # The mirrored CT gets the same effort as the CT: registered from the scanner's coordinates, then
     # restarted around that result (a registration from the scanner's coordinates alone can stop in a
@@ -164,12 +164,6 @@ def mirrored_left_right(image: sitk.Image) -> sitk.Image:
     return mirrored
 
 
-def _start(centre: tuple[float, ...]) -> sitk.Euler3DTransform:
-    start = sitk.Euler3DTransform()
-    start.SetCenter(centre)
-    return start
-
-
 def moved_pose(pose: sitk.Euler3DTransform, centre, shift_mm: np.ndarray, axis: np.ndarray,
            angle_deg: float) -> sitk.Euler3DTransform:
     """``pose`` after first rotating MR points by ``angle_deg`` about ``axis`` through ``centre`` and
@@ -179,7 +173,7 @@ def moved_pose(pose: sitk.Euler3DTransform, centre, shift_mm: np.ndarray, axis: 
     move.SetRotation(np.asarray(axis, dtype=float).tolist(), float(np.deg2rad(angle_deg)))
     move.SetTranslation(np.asarray(shift_mm, dtype=float).tolist())
     matrix = np.reshape(pose.GetMatrix(), (3, 3)) @ np.reshape(move.GetMatrix(), (3, 3))
-    result = _start(centre)
+    result = sitk.Euler3DTransform(centre)
     result.SetMatrix(matrix.ravel().tolist())
     result.SetTranslation((np.subtract(pose.TransformPoint(move.TransformPoint(centre)), centre)).tolist())
     return result
