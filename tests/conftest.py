@@ -6,13 +6,14 @@ the environment. The data sets and the source model are built once per test sess
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from nnunet_t1t2.study.commands import CPU_TRAINING_SETTINGS, CommandRunner
 
 BIN = Path(sys.executable).parent
 T1_ID, T2_ID, T1T2_ID = 11, 12, 13
@@ -26,12 +27,10 @@ FAST = {
     "NNUNET_T1T2_VAL_ITERATIONS": "1",
     "NNUNET_T1T2_MIRRORING": "0",
     "NNUNET_T1T2_SEED": "0",  # reproducible fixtures; tests/test_seeds.py retrains the source with it
-    "nnUNet_def_n_proc": "1",
-    "nnUNet_compile": "f",
 }
-#: Augmentation in the training process (no worker processes). Not for planning: nnU-Net's planner
-#: calls torch.set_num_threads(nnUNet_n_proc_DA), which fails for 0.
-IN_PROCESS_AUGMENTATION = {"nnUNet_n_proc_DA": "0"}
+#: Augmentation in the training process (no worker processes), as the study trains on the CPU. Not
+#: for planning: nnU-Net's planner calls torch.set_num_threads(nnUNet_n_proc_DA), which fails for 0.
+IN_PROCESS_AUGMENTATION = CPU_TRAINING_SETTINGS
 
 
 @dataclass
@@ -41,14 +40,10 @@ class NNUNetFolders:
     results: Path
 
     def environment(self, **extra: str) -> dict[str, str]:
-        from nnunet_t1t2.discovery import trainers_folder
-
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("nnUNet_", "NNUNET_T1T2_"))}
-        env.update(FAST, nnUNet_raw=str(self.raw), nnUNet_preprocessed=str(self.preprocessed),
-                   nnUNet_results=str(self.results),
-                   nnUNet_extTrainer=str(trainers_folder()))
-        env.update(extra)
-        return env
+        """What the study's commands see on the CPU (its folders, our trainers, no compilation, one
+        export process), with the tiny schedule and ``extra``."""
+        study = CommandRunner.for_study(self.raw, self.preprocessed, self.results, device="cpu")
+        return {**study.environment, **FAST, **extra}
 
     def run(self, *command: str, expect_ok: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
         """Run a console script of this environment; on an unexpected outcome show its output."""
@@ -113,3 +108,15 @@ def linked_target(phantom_datasets, source_model) -> PhantomDatasets:
     phantom_datasets.nnunet.run("nnunet-t1t2", "link", "--source", str(T1_ID), "--target", str(T2_ID),
                                 "-p", PLANS, "-tr", "SEUNetTrainer", "-np", "1")
     return phantom_datasets
+
+
+#: Fixtures that convert, plan, train or run a study through nnU-Net's commands: a test that uses one
+#: belongs to the slow tier (`pytest -m "not slow"` leaves it out; `pytest tests` runs everything).
+SLOW_FIXTURES = {"phantom_datasets", "source_model", "linked_target", "study", "converted", "planned",
+                 "coarse_phantom", "fresh_nnunet", "installed", "fresh", "checkout"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
