@@ -4,7 +4,9 @@
     python benchmarks/step_time.py --preset paper --device cuda
 
 One step = zero_grad, forward, nnU-Net's deep-supervised Dice+CE loss, backward, optimizer step,
-on a random batch of the preset's batch size and patch size. Reported ratios and their targets:
+on a random batch of the preset's batch size and patch size; on a GPU as nnU-Net trains there, with
+mixed precision (autocast, gradient scaling) and gradients clipped at norm 12. Reported ratios and
+their targets:
 
 * SEUNet / PlainConvUNet (same plans): SE overhead, target <= 1.3
 * first half of the conv layers frozen / open fine-tuning (same SEUNet): target <= 0.85
@@ -64,7 +66,13 @@ def build(name: str, preset: str) -> nn.Module:
 
 def step_function(name: str, preset: str, device: torch.device):
     torch.manual_seed(0)
-    network = build(name, preset).to(device).train()
+    return training_step(build(name, preset).to(device).train(), preset, device)
+
+
+def training_step(network: nn.Module, preset: str, device: torch.device):
+    """One training step of ``network`` (on ``device``; plain or wrapped by ``torch.compile``) on a
+    fixed random batch of the preset's size, with nnU-Net's loss and an SGD optimizer (``gpu_check.py``
+    compiles the network it passes)."""
     t = PRESETS[preset]
     data = torch.randn(t.batch_size, 1, *t.patch_size, device=device)
     targets = [torch.randint(0, 4, (t.batch_size, 1, *[p // 2 ** i for p in t.patch_size]), device=device).float()
@@ -74,13 +82,22 @@ def step_function(name: str, preset: str, device: torch.device):
     loss = DeepSupervisionWrapper(DC_and_CE_loss({"batch_dice": False, "smooth": 1e-5, "do_bg": False}, {},
                                                  dice_class=MemoryEfficientSoftDiceLoss), weights / weights.sum())
     optimizer = torch.optim.SGD([p for p in network.parameters() if p.requires_grad], lr=1e-3, momentum=0.99)
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss(network(data), targets).backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        with torch.autocast(device.type, enabled=scaler is not None):
+            value = loss(network(data), targets)
+        if scaler is None:
+            value.backward()
+            optimizer.step()
+            return
+        scaler.scale(value).backward()  # as nnU-Net's train_step on a GPU: mixed precision, gradients clipped
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(network.parameters(), 12)
+        scaler.step(optimizer)
+        scaler.update()
+        torch.cuda.synchronize()
 
     return step
 
@@ -108,7 +125,11 @@ def peak_memory_mb(name: str, preset: str, device: torch.device, in_this_process
         out = subprocess.run([sys.executable, __file__, "--preset", preset, "--peak-memory-of", name],
                              capture_output=True, encoding="utf-8", errors="replace", check=True)
         return float(out.stdout.strip().splitlines()[-1])
-    step = step_function(name, preset, device)
+    return step_peak_memory_mb(step_function(name, preset, device), device)
+
+
+def step_peak_memory_mb(step, device: torch.device) -> float:
+    """What one call of ``step`` adds to the memory held before it (in MB)."""
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
