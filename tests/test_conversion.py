@@ -157,6 +157,12 @@ def test_every_phantom_image_is_converted_into_the_three_data_sets(converted, nn
         assert quality["head_mask_dice"] >= 0.8 and quality["uncertainty_mm"] < 1.0 < quality["tolerance_mm"]
         assert set(record["label_volumes_ml"]) == {"soft_tissue", "bone", "air"}
         assert record["sources"]["ct"]["path"].endswith("ct.nii.gz")
+        # each label's median HU lies on its side of the thresholds that made it
+        assert record["median_hu"]["air"] < -500 < record["median_hu"]["soft_tissue"] < 600 < record["median_hu"]["bone"]
+    training_hu = json.loads((t1 / "conversion.json").read_text(encoding="utf-8"))["training_median_hu"]
+    assert training_hu["cases"] == sorted(case for case, record in manifest.items() if not record["test"])
+    for name, value in training_hu["hu"].items():
+        assert value == round(np.median([manifest[case]["median_hu"][name] for case in training_hu["cases"]]))
 
 
 def test_labels_agree_with_the_phantom_truth(converted, nnunet, phantom):

@@ -1,11 +1,11 @@
 """Surface distances of one class in mm: the 95th-percentile Hausdorff distance and the average
 symmetric surface distance, from SimpleITK's distance maps in physical spacing.
 
-A class's surface is its contour voxels (``sitk.LabelContour``, face-connected: object voxels with a
-face neighbour outside the class). Each surface voxel of one mask has a distance to the other mask's
-surface, read from the Euclidean distance map of that mask (``sitk.SignedMaurerDistanceMap`` with
-the image spacing, whose zero level is the same contour); anisotropic voxels are handled by the
-spacing. Then, as in MONAI's ``compute_hausdorff_distance(percentile=95)`` and DeepMind's
+A class's surface is its contour voxels (``sitk.LabelContour``, face-connected: voxels of the class
+with a face neighbour outside it, as MONAI's ``get_mask_edges`` finds them). Each surface voxel of one
+mask has a distance to the nearest surface voxel of the other, read from the Euclidean distance map
+of that surface (``sitk.SignedMaurerDistanceMap`` with the image spacing, so anisotropic voxels are
+handled). Then, as in MONAI's ``compute_hausdorff_distance(percentile=95)`` and DeepMind's
 ``surface-distance``:
 
 * ``HD95``: the larger of the two directed 95th percentiles (prediction -> reference, reference ->
@@ -34,16 +34,16 @@ PERCENTILE = 95
 
 
 def surface_distances(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -> dict[str, float | None]:
-    """HD95 and ASSD (mm) between the boolean masks ``pred`` and ``ref`` (same shape, 3D or fewer
-    axes), ``spacing`` in mm along the array's axes (nnU-Net's reader order)."""
+    """HD95 and ASSD (mm) between the boolean masks ``pred`` and ``ref`` (same shape, 2D or 3D),
+    ``spacing`` in mm along the array's axes (nnU-Net's reader order)."""
     if pred.shape != ref.shape or len(spacing) != pred.ndim:
         raise ValueError(f"masks of shapes {pred.shape} and {ref.shape} with spacing {tuple(spacing)}")
     if not pred.any() or not ref.any():
         return dict.fromkeys(DISTANCES)
     box = _bounding_box(pred | ref)
-    pred_image, ref_image = (_padded_image(mask[box], spacing) for mask in (pred, ref))
-    pred_to_ref = _distances_to(ref_image, _surface(pred_image))
-    ref_to_pred = _distances_to(pred_image, _surface(ref_image))
+    pred_surface, ref_surface = (_surface(_padded_image(mask[box], spacing)) for mask in (pred, ref))
+    pred_to_ref = _distances_to(ref_surface, sitk.GetArrayFromImage(pred_surface) != 0)
+    ref_to_pred = _distances_to(pred_surface, sitk.GetArrayFromImage(ref_surface) != 0)
     hd95 = max(np.percentile(pred_to_ref, PERCENTILE), np.percentile(ref_to_pred, PERCENTILE))
     assd = (pred_to_ref.sum() + ref_to_pred.sum()) / (pred_to_ref.size + ref_to_pred.size)
     return {"HD95": float(hd95), "ASSD": float(assd)}
@@ -65,12 +65,14 @@ def _padded_image(mask: np.ndarray, spacing: Sequence[float]) -> sitk.Image:
     return image
 
 
-def _surface(mask: sitk.Image) -> np.ndarray:
-    return sitk.GetArrayFromImage(sitk.LabelContour(mask, fullyConnected=False)) != 0
+def _surface(mask: sitk.Image) -> sitk.Image:
+    return sitk.LabelContour(mask, fullyConnected=False)
 
 
-def _distances_to(mask: sitk.Image, at: np.ndarray) -> np.ndarray:
-    """Distance (mm) from the voxels ``at`` to the surface of ``mask``."""
-    distance_map = sitk.SignedMaurerDistanceMap(mask, insideIsPositive=False, squaredDistance=False,
+def _distances_to(surface: sitk.Image, at: np.ndarray) -> np.ndarray:
+    """Distance (mm) from the voxels ``at`` to the nearest voxel of ``surface``. Every voxel of a
+    surface lies on its own boundary, so the magnitude of its signed distance map is exactly the
+    distance to the surface's voxels, in and outside the class alike."""
+    distance_map = sitk.SignedMaurerDistanceMap(surface, insideIsPositive=False, squaredDistance=False,
                                                 useImageSpacing=True)
     return np.abs(sitk.GetArrayViewFromImage(distance_map)[at]).astype(np.float64)
