@@ -34,8 +34,10 @@ def test_every_step_needs_only_steps_of_the_study_and_the_graph_has_no_cycle():
     assert set(graph) == {s.key for s in steps if not isinstance(s, ReportStep)}
     assert graph["check/seed_0/source/fold_0"] == ("train/seed_0/source/fold_0",)
     assert graph["link"] == ("check/seed_0/source/fold_0",)
-    assert graph["train/seed_1/open/fold_2"] == ("link", "check/seed_1/source/fold_0")
-    assert graph["train/seed_0/augmentation/fold_0"] == ("plan/T1T2",)
+    # the paper preset sweeps the T2 training size: every training waits for the step that checks the sizes
+    assert graph["train/seed_1/open/fold_2"] == ("link", "check/seed_1/source/fold_0", "split/t2-sizes")
+    assert graph["train/seed_1/open/size_2/fold_2"] == ("link", "check/seed_1/source/fold_0", "split/t2-sizes")
+    assert graph["train/seed_0/augmentation/fold_0"] == ("plan/T1T2", "split/t2-sizes")
     assert graph["evaluate/seed_1/hybrid-mul/fold_1/T2"] == ("predict/seed_1/hybrid-mul/fold_1/T2",)
     done: set[str] = set()
     while len(done) < len(graph):  # a topological order exists

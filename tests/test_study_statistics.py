@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nnunet_t1t2.evaluation import evaluation_classes, metrics_from_counts, summarize, write_json
+from nnunet_t1t2.evaluation import DISTANCES, evaluation_classes, metrics_from_counts, summarize, write_json
 from nnunet_t1t2.evaluation.classes import DEFAULT_LABELS
 from nnunet_t1t2.study.findings import findings
 from nnunet_t1t2.study.layout import Model, StudyLayout
@@ -125,7 +125,7 @@ def case_entry(case: str, bone_tp: int, air: tuple[int, int, int]) -> dict:
     counts = {"1": (200, 0, 0), "2": (bone_tp, 100 - bone_tp, 100 - bone_tp), "3": air, "(0, 3)": (700, 0, 0)}
     metrics = {}
     for key, (tp, fp, fn) in counts.items():
-        metrics[key] = {**metrics_from_counts(tp, fp, fn), "TP": tp, "FP": fp, "FN": fn,
+        metrics[key] = {**metrics_from_counts(tp, fp, fn), **dict.fromkeys(DISTANCES), "TP": tp, "FP": fp, "FN": fn,
                         "TN": VOXELS - tp - fp - fn, "n_ref": tp + fn, "n_pred": tp + fp}
     return {"case": case, "prediction_file": f"{case}.nii.gz", "reference_file": f"{case}.nii.gz", "metrics": metrics}
 
@@ -135,7 +135,7 @@ def write_study(tmp_path, air: tuple[int, int, int] = (0, 0, 0)) -> StudyResults
     layout = StudyLayout(tmp_path, "Patients", protocol.plans_name)
     results = StudyResults(layout, protocol)
     for (role, seed), tps in BONE_TP.items():
-        model = results.model(role, 0, seed)
+        model = results.model(role, (seed, 0))
         write_json(summarize([case_entry(c, tp, air) for c, tp in zip(PATIENTS, tps)], CLASSES),
                    layout.evaluation_file(model, "T2"))
     for seed, bone in ((0, 0.02), (1, 0.81)):  # nnU-Net's validation: seed 0's source learned no bone
@@ -161,7 +161,7 @@ def test_findings_state_the_paired_bone_verdict_built_from_the_evaluation_json(t
     per_patient = {role: [fmean(bone_dice(BONE_TP[(role, seed)][i]) for seed in (0, 1)) for i in range(4)]
                    for role in ("no-ft", "hybrid-mul")}
     for role in per_patient:
-        files = [json.loads(tiny_study.layout.evaluation_file(tiny_study.model(role, 0, s), "T2").read_text())
+        files = [json.loads(tiny_study.layout.evaluation_file(tiny_study.model(role, (s, 0)), "T2").read_text())
                  for s in (0, 1)]
         from_json = [fmean(f["metric_per_case"][i]["metrics"]["2"]["Dice"] for f in files) for i in range(4)]
         assert from_json == pytest.approx(per_patient[role])

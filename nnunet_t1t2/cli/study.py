@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, metavar="S",
                         help="training seeds: every model is trained once per seed, and the report's intervals and "
                              "verdicts cover the variation between them [the preset's]")
+    parser.add_argument("--t2-train-sizes", nargs="+", metavar="N|all",
+                        help="numbers of T2 training patients each fine-tuning strategy is trained with, nested "
+                             "subsets of each fold's (all: every one); no fine-tuning and the T1 source are trained "
+                             "once. Adding a size to a finished study only adds trainings [the preset's]")
     source = parser.add_argument_group("the T1 source model (every T2 strategy starts from it)")
     source.add_argument("--source-epochs", type=int, metavar="N",
                         help="most epochs of the source and T1+T2 trainings [the preset's]")
@@ -85,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     protocol = make_protocol(args.preset, args.strategies, args.folds, args.plans, seeds=args.seeds,
                              convert_options=conversion_arguments(args), source_epochs=args.source_epochs,
                              source_patience=args.source_patience,
-                             accept_unlearned_source=args.accept_unlearned_source)
+                             accept_unlearned_source=args.accept_unlearned_source,
+                             t2_train_sizes=args.t2_train_sizes)
     cluster = ClusterOptions(args.workers, args.cluster, args.scheduler, args.gpus_per_training, args.queue,
                              args.walltime, args.account, args.cores, args.memory, args.gpus_per_job)
     report = run_study(protocol, args.data, Path(args.out), args.device, cluster=cluster)

@@ -13,6 +13,11 @@ transfer honest:
 Where the T1 test or validation set needs more patients than the nesting puts in, the rest is drawn
 from patients without T2 first, which leaves every T2 patient's T2 image usable for training in the
 T1T2 data set.
+
+A study that asks how many T2 training patients a strategy needs trains on nested subsets of a fold's
+training patients (:func:`nested_subset_splits`): extra entries after the folds in the preprocessed
+``splits_final.json`` (nnU-Net trains any entry it lists, and its planning allows the preprocessed
+file more entries than the raw one), with the fold's validation and the test patients unchanged.
 """
 from __future__ import annotations
 
@@ -115,6 +120,36 @@ def nnunet_splits(val_folds: Iterable[frozenset[str]], cases_of_patient: Mapping
     return splits
 
 
+def subset_fold(folds: int, fold: int, size: int) -> int:
+    """The split entry of ``fold``'s subset of ``size`` training patients: after the ``folds`` folds,
+    size by size from 1, so that an entry's place never depends on which sizes a study asks for."""
+    return folds * size + fold
+
+
+def nested_order(patients: Iterable[str], seed: int, fold: int) -> list[str]:
+    """A fold's training patients in the order its subsets take them: the first k are the subset of
+    size k, so each subset holds every smaller one (the sizes can be compared patient by patient);
+    drawn from the split's ``seed`` and the fold, the same on every run."""
+    patients = sorted(set(patients))
+    return [patients[i] for i in np.random.default_rng([seed, fold]).permutation(len(patients))]
+
+
+def nested_subset_splits(folds: list[dict], patient_of_case: Mapping[str, str], seed: int) -> list[dict]:
+    """The entries after ``folds`` (nnU-Net's split list): for each size k from 1 to the most training
+    patients of a fold, and each fold f (entry :func:`subset_fold`), the training cases of the first
+    k patients of f's :func:`nested_order` and f's validation cases. A fold with fewer than k training
+    patients gets all of them at k (an entry kept only for the numbering: a study refuses such a size
+    before it trains)."""
+    orders = [nested_order((patient_of_case[case] for case in fold["train"]), seed, f) for f, fold in enumerate(folds)]
+    entries = []
+    for size in range(1, max(map(len, orders), default=0) + 1):
+        for fold, order in zip(folds, orders):
+            chosen = set(order[:size])
+            entries.append({"train": [case for case in fold["train"] if patient_of_case[case] in chosen],
+                            "val": list(fold["val"])})
+    return entries
+
+
 def write_splits(raw_dataset_dir: Path, splits: list[dict]) -> None:
     """Write ``splits_final.json`` into the raw data set folder (the copy that survives) and install it
     into nnU-Net's preprocessed folder, where training reads it."""
@@ -122,9 +157,10 @@ def write_splits(raw_dataset_dir: Path, splits: list[dict]) -> None:
     install_splits(raw_dataset_dir.name)
 
 
-def install_splits(dataset_name_or_id: str | int) -> bool:
-    """Copy the raw data set's ``splits_final.json`` into ``$nnUNet_preprocessed/<dataset>/`` unless an
-    identical one is there; True if it copied.
+def install_splits(dataset_name_or_id: str | int, extra: list[dict] = ()) -> bool:
+    """Copy the raw data set's ``splits_final.json``, followed by the ``extra`` entries (a study's
+    :func:`nested_subset_splits`), into ``$nnUNet_preprocessed/<dataset>/`` unless an identical one is
+    there; True if it copied.
 
     ``nnUNetv2_plan_and_preprocess`` (nnU-Net 2.8) copies the raw folder's file itself when the
     preprocessed folder has none, and stops with an AssertionError when the two disagree; training
@@ -136,7 +172,7 @@ def install_splits(dataset_name_or_id: str | int) -> bool:
     if not source.is_file():
         raise UserError(f"{source} does not exist; convert the data set with `nnunet-t1t2 convert` first")
     target = Path(nnUNet_preprocessed.require()) / name / SPLITS_FILE
-    splits = json.loads(source.read_text(encoding="utf-8"))
+    splits = json.loads(source.read_text(encoding="utf-8")) + list(extra)
     if target.is_file() and json.loads(target.read_text(encoding="utf-8")) == splits:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 The conversion leaves out single images it cannot use (a failed registration, say) and goes on;
 the study then needs to know whether what is left still holds a training and a validation case in
-every fold it trains, and test cases to evaluate on, and the report lists what was left out.
+every fold it trains, and test cases to evaluate on, and the report lists what was left out. The
+nested subsets of the T2 training patients are drawn from its folds, patients and split seed.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnunet_t1t2.conversion.splits import nested_subset_splits
 from nnunet_t1t2.errors import UserError
 
 FILE_ENDING = ".nii.gz"
@@ -22,22 +24,35 @@ class ConvertedDataset:
     test_cases: tuple[str, ...]
     splits: tuple[dict, ...]
     left_out: dict[str, str]
+    patient_of_case: dict[str, str]
+    split_seed: int
 
     @classmethod
     def read(cls, folder: Path) -> ConvertedDataset:
         manifest = folder / "conversion.json"
-        left_out = json.loads(manifest.read_text(encoding="utf-8")).get("left_out", {}) if manifest.is_file() else {}
+        records = json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
+        left_out = records.get("left_out", {})
         if not (folder / "dataset.json").is_file():
             raise UserError(f"the conversion wrote no data set {folder.name} (too few usable patients for its "
                             f"folds); nothing was trained. See the conversion's log in the study's logs folder."
                             + _listed(left_out))
         splits = folder / "splits_final.json"
+        split_seed = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))["nnunet_t1t2"]["split"]["seed"]
         return cls(folder, _cases(folder / "labelsTr"), _cases(folder / "labelsTs"),
-                   tuple(json.loads(splits.read_text(encoding="utf-8"))) if splits.is_file() else (), left_out)
+                   tuple(json.loads(splits.read_text(encoding="utf-8"))) if splits.is_file() else (), left_out,
+                   {case: record["patient"] for case, record in records.get("cases", {}).items()}, split_seed)
 
     def patients_in_fold(self, fold: int) -> tuple[int, int]:
         """Numbers of training and validation cases of ``fold``."""
         return len(self.splits[fold]["train"]), len(self.splits[fold]["val"])
+
+    def training_patients(self, fold: int) -> set[str]:
+        """The patients of ``fold``'s training cases."""
+        return {self.patient_of_case[case] for case in self.splits[fold]["train"]}
+
+    def nested_subsets(self) -> list[dict]:
+        """The split entries of its folds' nested training subsets (:func:`nested_subset_splits`)."""
+        return nested_subset_splits(list(self.splits), self.patient_of_case, self.split_seed)
 
     def require_usable(self, folds: tuple[int, ...], tested: bool) -> None:
         """Refuse a data set that cannot train ``folds`` (or, if ``tested``, has no test case)."""

@@ -118,7 +118,7 @@ def learning_line(class_key: str, failures: list[LearningFailure]) -> str:
 def transient_lines(results: StudyResults) -> list[str]:
     """One line per model trained from scratch and class it learned and lost again during training."""
     lines = []
-    for model in results.models.values():
+    for model in results.models:
         if model.role not in ROLE_NAMES:
             continue
         record = results.convergence(model)

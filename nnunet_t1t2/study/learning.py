@@ -41,7 +41,7 @@ def learning_failures(results: StudyResults) -> list[LearningFailure]:
     """Every (model, class) whose validation Dice is below :data:`LEARNED_NOTHING_DICE`, for the
     classes present in the validation labels."""
     failures = []
-    for model in results.models.values():
+    for model in results.models:
         dice = results.validation_dice(model) or {}
         failures += [LearningFailure(model, key, value) for key, value in dice.items()
                      if value is not None and value < LEARNED_NOTHING_DICE]

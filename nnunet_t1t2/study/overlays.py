@@ -69,7 +69,7 @@ def overlay_rows(results: StudyResults) -> list[OverlayRow]:
     import SimpleITK as sitk
 
     layout, fold, seed = results.layout, results.protocol.folds[0], results.protocol.seeds[0]
-    predicted = [(s.label, layout.prediction_folder(results.model(s.key, fold, seed), "T2"))
+    predicted = [(s.label, layout.prediction_folder(results.model(s.key, (seed, fold)), "T2"))
                  for s in results.protocol.t2_strategies]
     predicted = [(label, folder) for label, folder in predicted if folder.is_dir()]
     cases = sorted(p.name.removesuffix(".nii.gz") for p in layout.test_labels("T2").glob("*.nii.gz"))

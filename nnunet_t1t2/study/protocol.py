@@ -14,6 +14,12 @@ out for testing.
 ``NNUNET_T1T2_MIRRORING`` set in the caller's environment override a preset's schedule and
 test-time mirroring (for quick checks of the paper preset, and for the tests).
 
+A T2 strategy that fine-tunes is trained once per **T2 training size** (``--t2-train-sizes``: nested
+subsets of each fold's T2 training patients, :func:`nnunet_t1t2.conversion.splits.nested_subset_splits`;
+``all``, the default, is every one of them); no fine-tuning trains nothing, the T1 source sees no T2, and
+the T1+T2 model trains on all of them. The paper preset sweeps the paper's range, 2 to all (8) T2 training
+patients, like its section 4.2.
+
 Every model is trained once per **seed** (``--seeds``; ``NNUNET_T1T2_SEED`` in each training's
 environment fixes its initialisation, patch sampling and augmentation), so that the report's
 intervals cover the variation between trainings as well as between patients.
@@ -35,6 +41,8 @@ DATASET_IDS = {"T1": 501, "T2": 502, "T1T2": 503}
 #: The fold of the T1 source model and of the T1+T2 model (Table 9): the paper trains one source.
 SOURCE_FOLD = 0
 PLANS_CHOICES = ("paper", "demo", "nnUNetPlans")
+#: The T2 training size of every T2 training patient of a fold (``--t2-train-sizes all``).
+ALL = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,9 @@ class Protocol:
     accept_unlearned_source: bool = False
     """Train the T2 strategies also on a source model that learned no bone (or another class); not
     part of :meth:`setup`: it changes no result, only whether the strategies start."""
+    t2_train_sizes: tuple[int | None, ...] = (ALL,)
+    """Numbers of T2 training patients the fine-tuning strategies train with, ascending, :data:`ALL`
+    last; not part of :meth:`setup`: like the strategies, another size only adds steps."""
 
     @property
     def plans_name(self) -> str:
@@ -90,6 +101,16 @@ class Protocol:
     @property
     def t2_strategies(self) -> tuple[Strategy, ...]:
         return tuple(s for s in self.strategies if s.on_t2)
+
+    @property
+    def main_t2_size(self) -> int | None:
+        """The size the per-strategy tables and figures show: all, or the largest one run."""
+        return self.t2_train_sizes[-1]
+
+    @property
+    def sweeps_t2_sizes(self) -> bool:
+        """The study varies the T2 training size (anything but all alone)."""
+        return self.t2_train_sizes != (ALL,)
 
     @property
     def augmentation(self) -> bool:
@@ -131,7 +152,7 @@ PRESETS = {
     "paper": Protocol(
         preset="paper", plans="paper", trainer_suffix=PAPER_SUFFIX, schedule={}, source_schedule={},
         test_time_mirroring=True, prediction_step_size=0.5, cv_folds=3, folds=(0, 1, 2),
-        strategies=tuple(STRATEGIES.values()), seeds=(0,),
+        strategies=tuple(STRATEGIES.values()), seeds=(0,), t2_train_sizes=(2, 4, 6, ALL),
         phantom=PhantomSpec(patients=50, t2_patients=14, size="paper"),
     ),
 }
@@ -141,10 +162,12 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
                   plans: str | None = None, environ: Mapping[str, str] = os.environ,
                   seeds: list[int] | None = None, convert_options: list[str] = (),
                   source_epochs: int | None = None, source_patience: int | None = None,
-                  accept_unlearned_source: bool = False) -> Protocol:
+                  accept_unlearned_source: bool = False,
+                  t2_train_sizes: list[str | int | None] | None = None) -> Protocol:
     """The preset with the caller's choices of strategies, folds, plans, seeds and conversion options, and the schedule
     and mirroring variables of ``environ`` on top of the preset's; ``source_epochs`` and ``source_patience``
-    on top of everything for the two models trained from scratch."""
+    on top of everything for the two models trained from scratch; ``t2_train_sizes`` as numbers or
+    ``all`` (:func:`t2_sizes`)."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     protocol = PRESETS[preset]
@@ -176,4 +199,24 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
         schedule=schedule,
         source_schedule={**schedule, **protocol.source_schedule, **overrides, **source_choices},
         accept_unlearned_source=accept_unlearned_source,
+        t2_train_sizes=t2_sizes(t2_train_sizes) if t2_train_sizes is not None else protocol.t2_train_sizes,
     )
+
+
+def t2_sizes(values: list[str | int | None]) -> tuple[int | None, ...]:
+    """``--t2-train-sizes`` as the protocol holds them: positive numbers ascending, each once, then
+    :data:`ALL` (``all``) if given."""
+    def size(value: str | int | None) -> int | None:
+        if value is ALL or str(value).lower() == "all":
+            return ALL
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise UserError(f"--t2-train-sizes {value}: a size is a positive number of T2 training patients, or all")
+        return number
+    sizes = {size(value) for value in values}
+    if not sizes:
+        raise UserError("--t2-train-sizes needs at least one size (a number of T2 training patients, or all)")
+    return tuple(sorted(s for s in sizes if s is not ALL)) + ((ALL,) if ALL in sizes else ())

@@ -1,5 +1,6 @@
-"""The study's results as the report and the figures read them: per model (role, fold, seed), test
-set and class, the per-patient values, the pooled scores, and each training's convergence record.
+"""The study's results as the report and the figures read them: per condition (role and T2 training
+size) and its runs (seed, fold), test set and class, the per-patient values, the pooled scores, and
+each training's convergence record.
 
 The primary figure (:meth:`StudyResults.estimate`) is the mean over test patients of each
 patient's value averaged over the model's training runs (seeds x folds), with a bootstrap interval
@@ -16,7 +17,7 @@ from pathlib import Path
 from statistics import fmean
 
 from nnunet_t1t2.evaluation import t_interval
-from nnunet_t1t2.study.layout import Model, StudyLayout, trained_models
+from nnunet_t1t2.study.layout import Condition, Model, StudyLayout, condition_at, trained_models
 from nnunet_t1t2.study.protocol import Protocol
 from nnunet_t1t2.study.statistics import Estimate, PairedComparison, Run, estimate, paired_comparison
 
@@ -36,6 +37,8 @@ CLASSES = (
     TissueClass("(0, 3)", "Air, including the air around the head (the paper's air)", "air"),
     TissueClass("3", "Air inside the head", None),
 )
+#: ``t2_size`` of :meth:`StudyResults.condition` when not given: the protocol's main size.
+MAIN_SIZE = "main"
 #: The paper's metric names and the evaluation's.
 METRICS = {"PRE": "Precision", "REC": "Recall", "DSC": "Dice", "JSC": "IoU"}
 
@@ -48,73 +51,79 @@ class Score:
 
 
 class StudyResults:
+    """Looked up by condition (:class:`~.layout.Condition`: role and T2 training size), whose models
+    are its runs (seed, fold). A role alone stands for its condition at the protocol's main size
+    (:attr:`~.protocol.Protocol.main_t2_size`), so the per-strategy tables read as without the size axis."""
+
     def __init__(self, layout: StudyLayout, protocol: Protocol):
         self.layout = layout
         self.protocol = protocol
-        self.models = {(m.role, m.fold, m.seed): m for m in trained_models(protocol)}
+        self.models = tuple(trained_models(protocol))
+        self.runs_of: dict[Condition, dict[Run, Model]] = {}
+        for model in self.models:
+            self.runs_of.setdefault(model.condition, {})[model.run] = model
         self._files: dict[Path, dict | None] = {}
 
-    def model(self, role: str, fold: int, seed: int) -> Model | None:
-        return self.models.get((role, fold, seed))
+    def condition(self, role: str | Condition, t2_size: int | None = MAIN_SIZE) -> Condition:
+        """``role`` at ``t2_size`` (default: the main size); a condition as it is."""
+        if isinstance(role, Condition):
+            return role
+        return condition_at(self.protocol, role, self.protocol.main_t2_size if t2_size is MAIN_SIZE else t2_size)
 
-    def runs(self, role: str) -> list[Run]:
-        """(seed, fold) of every model of ``role``."""
-        return [(seed, fold) for (r, fold, seed) in self.models if r == role]
+    def model(self, condition: str | Condition, run: Run) -> Model | None:
+        return self.runs_of.get(self.condition(condition), {}).get(run)
 
-    def summary(self, role: str, fold: int, test_set: str, seed: int) -> dict | None:
+    def summary(self, model: Model | None, test_set: str) -> dict | None:
         """The evaluation summary of a model on a test set, None where it was not evaluated."""
-        model = self.model(role, fold, seed)
         return self._read(self.layout.evaluation_file(model, test_set)) if model else None
 
-    def per_patient_values(self, role: str, test_set: str, class_key: str,
+    def evaluated(self, condition: str | Condition, test_set: str) -> dict[Run, dict]:
+        """Run -> evaluation summary, for every evaluated run of ``condition``."""
+        summaries = {run: self.summary(model, test_set)
+                     for run, model in sorted(self.runs_of.get(self.condition(condition), {}).items())}
+        return {run: summary for run, summary in summaries.items() if summary is not None}
+
+    def per_patient_values(self, condition: str | Condition, test_set: str, class_key: str,
                            metric: str = "DSC") -> dict[Run, dict[str, float | None]]:
-        """(seed, fold) -> case -> value, for every evaluated run of ``role``."""
-        values = {}
-        for seed, fold in self.runs(role):
-            summary = self.summary(role, fold, test_set, seed)
-            if summary is not None:
-                values[(seed, fold)] = {case["case"]: case["metrics"][class_key][METRICS[metric]]
-                                        for case in summary["metric_per_case"]}
-        return values
+        """(seed, fold) -> case -> value, for every evaluated run of ``condition``."""
+        return {run: {case["case"]: case["metrics"][class_key][METRICS[metric]] for case in summary["metric_per_case"]}
+                for run, summary in self.evaluated(condition, test_set).items()}
 
-    def estimate(self, role: str, test_set: str, class_key: str, metric: str = "DSC") -> Estimate | None:
+    def estimate(self, condition: str | Condition, test_set: str, class_key: str,
+                 metric: str = "DSC") -> Estimate | None:
         """Mean over patients (each averaged over the runs) with its bootstrap interval."""
-        return estimate(self.per_patient_values(role, test_set, class_key, metric))
+        return estimate(self.per_patient_values(condition, test_set, class_key, metric))
 
-    def comparison(self, role: str, baseline: str, test_set: str, class_key: str,
+    def comparison(self, condition: str | Condition, baseline: str | Condition, test_set: str, class_key: str,
                    metric: str = "DSC") -> PairedComparison | None:
-        """``role`` minus ``baseline``, paired by patient."""
-        return paired_comparison(self.per_patient_values(role, test_set, class_key, metric),
+        """``condition`` minus ``baseline``, paired by run and patient."""
+        return paired_comparison(self.per_patient_values(condition, test_set, class_key, metric),
                                  self.per_patient_values(baseline, test_set, class_key, metric))
 
     def reference_voxels(self, test_set: str, class_key: str) -> int | None:
         """Voxels of the class in the test set's labels (from any evaluation of it), None if none ran."""
-        for (role, fold, seed) in self.models:
-            summary = self.summary(role, fold, test_set, seed)
+        for model in self.models:
+            summary = self.summary(model, test_set)
             if summary is not None:
                 pooled = summary["pooled"][class_key]
                 return pooled["TP"] + pooled["FN"]
         return None
 
-    def pooled(self, role: str, fold: int, test_set: str, class_key: str, metric: str,
-               seed: int) -> Score | None:
-        summary = self.summary(role, fold, test_set, seed)
+    def pooled(self, model: Model | None, test_set: str, class_key: str, metric: str) -> Score | None:
+        summary = self.summary(model, test_set)
         if summary is None:
             return None
         interval = summary["ci95"]["pooled"][class_key][METRICS[metric]]
         return Score(summary["pooled"][class_key][METRICS[metric]], interval["low"], interval["high"])
 
-    def evaluated_runs(self, role: str, test_set: str) -> list[Run]:
-        return [(seed, fold) for seed, fold in self.runs(role) if self.summary(role, fold, test_set, seed) is not None]
-
-    def paper_style(self, role: str, test_set: str, class_key: str, metric: str) -> Score | None:
-        """The paper's kind of value over a model's evaluated runs: with one run, its pooled value
+    def paper_style(self, condition: str | Condition, test_set: str, class_key: str, metric: str) -> Score | None:
+        """The paper's kind of value over a condition's evaluated runs: with one run, its pooled value
         and Wilson interval; with several, the mean of their pooled values and a t interval across
         the runs (the paper's "avg" rows, over folds and seeds)."""
-        runs = self.evaluated_runs(role, test_set)
+        runs = self.evaluated(condition, test_set)
         if len(runs) == 1:
-            return self.pooled(role, runs[0][1], test_set, class_key, metric, runs[0][0])
-        values = [self.pooled(role, fold, test_set, class_key, metric, seed).value for seed, fold in runs]
+            return self.pooled(self.model(condition, next(iter(runs))), test_set, class_key, metric)
+        values = [self.pooled(self.model(condition, run), test_set, class_key, metric).value for run in runs]
         values = [v for v in values if v is not None]
         if not values:
             return None
@@ -123,9 +132,9 @@ class StudyResults:
     def convergence(self, model: Model) -> dict | None:
         return self._read(self.layout.fold_folder(model) / "convergence.json")
 
-    def convergence_records(self, role: str) -> dict[Run, dict]:
-        """(seed, fold) -> convergence record, for every finished training of ``role``."""
-        records = {(m.seed, m.fold): self.convergence(m) for (r, _, _), m in self.models.items() if r == role}
+    def convergence_records(self, condition: str | Condition) -> dict[Run, dict]:
+        """(seed, fold) -> convergence record, for every finished training of ``condition``."""
+        records = {run: self.convergence(m) for run, m in self.runs_of.get(self.condition(condition), {}).items()}
         return {run: record for run, record in records.items() if record is not None}
 
     def validation_dice(self, model: Model) -> dict[str, float | None] | None:

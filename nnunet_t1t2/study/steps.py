@@ -7,6 +7,9 @@ what they were made from: a training when ``checkpoint_final.pth`` and ``converg
 exists. The others (phantom, conversion, planning, link) are done when the study state records
 them. An unfinished training is continued with ``--c`` from its ``checkpoint_latest.pth`` and
 otherwise started over in an emptied folder; the report is always rewritten.
+
+Each step names the steps it needs (:attr:`Step.needs`, the keys of the step objects it was made
+after in :func:`study_steps`), from which :mod:`.graph` builds the order Dask runs them in.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.converted import ConvertedDataset
 from nnunet_t1t2.study.layout import Model, source_model, trained_models
-from nnunet_t1t2.study.protocol import CONFIGURATION, DATASET_IDS, SOURCE_FOLD, Protocol
+from nnunet_t1t2.study.protocol import ALL, CONFIGURATION, DATASET_IDS, SOURCE_FOLD, Protocol
 from nnunet_t1t2.study.state import StudyState
 
 if TYPE_CHECKING:
@@ -38,6 +41,13 @@ class Step:
 
     key: str
     title: str
+    needs: tuple[str, ...] = ()
+    """The keys of the steps it waits for."""
+
+    def after(self, *steps: Step | None) -> Step:
+        """This step, waiting for ``steps`` (None: a step the study does not have)."""
+        self.needs = tuple(step.key for step in steps if step is not None)
+        return self
 
     def is_done(self, context: StudyContext, state: StudyState) -> bool:
         return state.is_recorded(self.key)
@@ -128,6 +138,32 @@ class LinkStep(Step):
         install_splits(context, "T2")
 
 
+class T2SizesStep(Step):
+    """Refuse a T2 training size larger than a fold's T2 training patients, then install the nested
+    subsets into nnU-Net's splits. Every training waits for it, so that a size too large stops the
+    study before anything trains, also one that adds sizes to a finished study."""
+
+    key = "split/t2-sizes"
+
+    def __init__(self, protocol: Protocol):
+        sizes = ", ".join("all" if size is ALL else str(size) for size in protocol.t2_train_sizes)
+        self.title = f"drawing the nested subsets of {sizes} T2 training patients"
+
+    def is_done(self, context: StudyContext, state: StudyState) -> bool:
+        return False  # cheap, and it must judge the sizes asked for now (they are no part of the set-up)
+
+    def run(self, context: StudyContext) -> None:
+        dataset = ConvertedDataset.read(context.layout.raw_dataset("T2"))
+        largest = max((size for size in context.protocol.t2_train_sizes if size is not ALL), default=0)
+        short = {fold: len(dataset.training_patients(fold)) for fold in context.protocol.folds}
+        short = {fold: count for fold, count in short.items() if count < largest}
+        if short:
+            raise UserError(f"--t2-train-sizes {largest}: {dataset.folder.name} has fewer T2 training patients ("
+                            + "; ".join(f"fold {fold}: {count}" for fold, count in short.items())
+                            + f"); choose sizes up to {min(short.values())}, or all. Nothing was trained for it.")
+        install_splits(context, "T2")
+
+
 class TrainStep(Step):
     def __init__(self, model: Model, source: Model | None):
         self.model, self.source = model, source
@@ -148,7 +184,7 @@ class TrainStep(Step):
         if not resume and folder.exists():
             shutil.rmtree(folder)  # a start over must not mix with a previous attempt's files
         self.command(context, "nnUNetv2_train", str(DATASET_IDS[self.model.dataset]), CONFIGURATION,
-                     str(self.model.fold), "-tr", self.model.trainer, "-p", context.protocol.plans_name,
+                     str(self.model.training_fold), "-tr", self.model.trainer, "-p", context.protocol.plans_name,
                      "-device", context.runner.device, *(["--c"] if resume else []),
                      *(["-num_gpus", str(context.gpus_per_training)] if context.gpus_per_training > 1 else []),
                      training=context.protocol.training_environment(self.model.role, self.model.seed),
@@ -224,7 +260,7 @@ class PredictStep(Step):
         processes = "0" if context.runner.device == "cpu" else str(context.workers)
         self.command(context, "nnUNetv2_predict", "-i", str(context.layout.test_images(self.test_set)),
                      "-o", str(partial), "-d", str(DATASET_IDS[self.model.dataset]), "-c", CONFIGURATION,
-                     "-tr", self.model.trainer, "-p", context.protocol.plans_name, "-f", str(self.model.fold),
+                     "-tr", self.model.trainer, "-p", context.protocol.plans_name, "-f", str(self.model.training_fold),
                      "-device", context.runner.device, "-npp", processes, "-nps", processes,
                      "-step_size", str(context.protocol.prediction_step_size), "--disable_progress_bar",
                      *([] if context.protocol.test_time_mirroring else ["--disable_tta"]),
@@ -271,29 +307,41 @@ def seed_variables(context: StudyContext, model: Model) -> dict[str, str]:
 
 
 def install_splits(context: StudyContext, kind: str) -> None:
-    """Put the conversion's splits back into the preprocessed folder (nnU-Net's planning may not)."""
+    """Put the conversion's splits back into the preprocessed folder (nnU-Net's planning may not), the
+    T2 data set's followed by its nested training subsets, which no re-install may drop."""
     from nnunet_t1t2.conversion import install_splits as install
 
+    extra = ConvertedDataset.read(context.layout.raw_dataset(kind)).nested_subsets() if kind == "T2" else []
     with context.runner.nnunet_folders_in_process():
-        install(DATASET_IDS[kind])
+        install(DATASET_IDS[kind], extra)
 
 
 def study_steps(protocol: Protocol, generate_phantom: bool) -> list[Step]:
-    """Every step of the study in order."""
+    """Every step of the study in order, each made after the steps it needs."""
     models = trained_models(protocol)
     first_source = source_model(protocol, protocol.seeds[0])
-    steps: list[Step] = [PhantomStep(protocol)] if generate_phantom else []
-    steps += [ConvertStep(), PlanStep("T1")]
-    if protocol.augmentation:
-        steps.append(PlanStep("T1T2"))
-    steps.append(TrainStep(first_source, None))
-    if protocol.t2_strategies:
-        steps += [SourceCheckStep(first_source), LinkStep()]
-    steps += [TrainStep(model, source_model(protocol, model.seed) if model.dataset == "T2" else None)
-              for model in models if model != first_source]
-    if protocol.t2_strategies:
-        steps += [SourceCheckStep(model) for model in models if model.role == "source" and model != first_source]
-    steps += [PredictStep(model, test_set) for model in models for test_set in model.test_sets]
-    steps += [EvaluateStep(model, test_set) for model in models for test_set in model.test_sets]
+    phantom = PhantomStep(protocol) if generate_phantom else None
+    convert = ConvertStep().after(phantom)
+    plans = {kind: PlanStep(kind).after(convert) 
+             for kind in (("T1", "T1T2") if protocol.augmentation else ("T1",))}
+    sizes = T2SizesStep(protocol).after(convert) if protocol.sweeps_t2_sizes else None
+    sources = [model for model in models if model.role == "source"]
+    trainings = {model: TrainStep(model, None).after(plans[model.dataset], sizes)
+                 for model in models if model.dataset != "T2"}
+    checks = {model: SourceCheckStep(model).after(trainings[model]) for model in sources} \
+        if protocol.t2_strategies else {}
+    link = LinkStep().after(checks[first_source]) if protocol.t2_strategies else None
+    for model in models:
+        if model.dataset == "T2":
+            source = source_model(protocol, model.seed)
+            trainings[model] = TrainStep(model, source).after(link, checks[source], sizes)
+    predictions = [PredictStep(model, test_set).after(trainings[model])
+                   for model in models for test_set in model.test_sets]
+    steps = [step for step in (phantom, convert, *plans.values(), sizes, trainings[first_source],
+                               checks.get(first_source), link) if step is not None]
+    steps += [trainings[model] for model in models if model != first_source]
+    steps += [checks[model] for model in sources if model != first_source and model in checks]
+    steps += predictions
+    steps += [EvaluateStep(p.model, p.test_set).after(p) for p in predictions]
     steps.append(ReportStep())
     return steps

@@ -49,7 +49,8 @@ def _our_fold_rows(results: StudyResults, strategy: Strategy, tissue: TissueClas
         return [["ours", strategy.label, md.MISSING, *NOT_RUN]]
     several_seeds = len(results.protocol.seeds) > 1
     rows = [["ours", strategy.label, f"{fold}, seed {seed}" if several_seeds else str(fold),
-             *(md.score(results.pooled(strategy.key, fold, "T2", tissue.key, m, seed)) for m in METRIC_COLUMNS)]
+             *(md.score(results.pooled(results.model(strategy.key, (seed, fold)), "T2", tissue.key, m))
+               for m in METRIC_COLUMNS)]
             for fold in results.protocol.folds for seed in results.protocol.seeds]
     if len(rows) > 1:
         rows.append(["ours", strategy.label, "avg",
