@@ -1,4 +1,5 @@
-"""The report's figures: T2 Dice per strategy and class, and after the paper's, Dice against the
+"""The report's figures: T2 Dice per strategy and class, T2 Dice against the number of T2 training
+patients (where the study varies it, :mod:`.sizes`), and after the paper's, Dice against the
 number of retrained conv layers (Fig. 5), the segmentations side by side (Fig. 6,
 :mod:`.overlays`), and the total compute time per strategy (Fig. 7). Dice is the mean over test
 patients with the bootstrap 95 % interval of :meth:`StudyResults.estimate` as error bars. Each
@@ -19,6 +20,7 @@ FIGURE_FILES = {
     "fig5": "fig5_dice_vs_retrained_layers.png",
     "fig6": "fig6_overlays.png",
     "fig7": "fig7_compute_time.png",
+    "sizes": "dice_vs_t2_training_patients.png",
 }
 CLASS_COLOURS = {"2": "tab:orange", "1": "tab:green", "(0, 3)": "tab:blue", "3": "tab:purple"}
 DPI = 120
@@ -37,6 +39,10 @@ def write_figures(results: StudyResults, folder: Path) -> dict[str, Path]:
     draw_dice_vs_retrained_layers(results, paths["fig5"])
     draw_overlays(results, paths["fig6"])
     draw_compute_time(results, paths["fig7"])
+    if results.protocol.sweeps_t2_sizes:
+        draw_dice_vs_t2_size(results, paths["sizes"])
+    else:
+        del paths["sizes"]
     return paths
 
 
@@ -67,6 +73,44 @@ def draw_dice_per_strategy(results: StudyResults, path: Path) -> None:
     axes.set_xlim(0, 1.02)
     axes.set_xlabel("DSC on the T2 test set: mean over patients, bootstrap 95 % interval")
     axes.set_title("T2 test Dice per strategy", fontsize=10)
+    _save(figure, path)
+
+
+def draw_dice_vs_t2_size(results: StudyResults, path: Path) -> None:
+    """T2 test Dice against the number of T2 training patients, one panel per class (bone, soft tissue,
+    air), one line per strategy with the bootstrap 95 % intervals; dashed: a strategy trained once for
+    every size (no fine-tuning)."""
+    import matplotlib.pyplot as plt
+
+    from nnunet_t1t2.study.sizes import SIZE_CLASSES, curve, size_label, size_positions
+
+    positions = size_positions(results)
+    points = curve(results)
+    strategies = results.protocol.t2_strategies
+    figure, panels = plt.subplots(1, len(SIZE_CLASSES), figsize=(4 * len(SIZE_CLASSES), 4.2), sharey=True,
+                                  squeeze=False)
+    spread = 0.06 * (max(positions.values()) - min(positions.values()) or 1)
+    for axes, tissue in zip(panels[0], SIZE_CLASSES):
+        for number, strategy in enumerate(strategies):
+            line = [(positions[p.size], p.value) for p in points
+                    if p.strategy == strategy and p.tissue == tissue and p.value is not None]
+            if not line:
+                continue
+            shift = spread * (number - (len(strategies) - 1) / 2) / max(len(strategies), 1)
+            axes.errorbar([x + shift for x, _ in line], [v.mean for _, v in line],
+                          yerr=error_bars([v for _, v in line]), marker="o", capsize=3,
+                          linestyle="-" if strategy.fine_tunes else "--", label=strategy.label)
+        axes.set_xticks(list(positions.values()), [size_label(results, size) for size in positions])
+        axes.set_title(tissue.name.split(",")[0], fontsize=10)
+        axes.set_xlabel("T2 training patients")
+        axes.set_ylim(0, 1)
+    panels[0][0].set_ylabel("T2 test DSC (mean over patients, 95 % CI)")
+    if any(p.value is not None for p in points):
+        panels[0][-1].legend(fontsize=7, loc="lower right")
+    else:
+        panels[0][0].text(0.5, 0.5, "no T2 strategy has been evaluated yet", transform=panels[0][0].transAxes,
+                          ha="center")
+    figure.suptitle("How many T2 training patients: T2 test Dice per strategy", fontsize=10)
     _save(figure, path)
 
 

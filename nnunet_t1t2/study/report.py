@@ -18,6 +18,7 @@ from nnunet_t1t2.study.findings import findings
 from nnunet_t1t2.study.paper_values import CITATION, COMPUTE_TIME_FINDING, NOTES
 from nnunet_t1t2.study.protocol import SOURCE_FOLD
 from nnunet_t1t2.study.results import StudyResults
+from nnunet_t1t2.study.sizes import more_data_table, size_findings, size_table
 from nnunet_t1t2.study.statistics import RESAMPLES
 from nnunet_t1t2.study.tables import (augmentation_table, comparison_tables, compute_time_table, fold_tables,
                                       per_patient_table, primary_table)
@@ -59,11 +60,12 @@ def write_report(context: StudyContext) -> Path:
         f"# T1-to-T2 transfer study ({context.protocol.preset} preset)",
         f"Written by `nnunet-t1t2 study` on {time.strftime('%Y-%m-%d %H:%M')}.",
         *failures_section(context.layout.state),
-        "## Findings\n\n" + findings(results),
+        "## Findings\n\n" + findings(results) + size_findings_section(results),
         "## Set-up\n\n" + setup_section(context),
         "## How to read the tables\n\n" + HOW_TO_READ,
         "## Results: T2 test Dice per strategy\n\n" + primary_table(results)
         + f"\n\n![T2 test Dice per strategy]({figures['dice']})",
+        *size_section(results, figures),
         "## Per strategy and fold (cf. paper Tables 3 to 5), T2 test set\n\n" + fold_tables(results),
         "## Methods compared (cf. paper Tables 6 to 8), T2 test set\n\n" + comparison_tables(results),
         "### Dice per test patient\n\n" + per_patient_table(results),
@@ -83,6 +85,25 @@ def write_report(context: StudyContext) -> Path:
     report = context.layout.report
     write_text_atomically(report, "\n\n".join(sections) + "\n")
     return report
+
+
+def size_findings_section(results: StudyResults) -> str:
+    lines = size_findings(results) if results.protocol.sweeps_t2_sizes else []
+    return "\n\n**How many T2 training patients**\n\n" + "\n".join(lines) if lines else ""
+
+
+def size_section(results: StudyResults, figures: dict[str, Path]) -> list[str]:
+    """The T2 training-size section, where the study varies the size."""
+    if not results.protocol.sweeps_t2_sizes:
+        return []
+    return ["## T2 test Dice against the number of T2 training patients\n\nEach strategy that fine-tunes is "
+            "trained on nested subsets of every fold's T2 training patients (those of a smaller size are among a "
+            "larger one's; the fold's validation and the test patients stay the same); no fine-tuning trains "
+            "nothing and is one line across sizes. Read it for your own number of T2 scans: the line that is "
+            "highest there, and whether the lines still rise to its right (more scans would help).\n\n"
+            f"![T2 test Dice against T2 training patients]({figures['sizes']})\n\n" + size_table(results)
+            + "\n\n### More T2 data, strategy by strategy (paired by run and patient)\n\n"
+            + more_data_table(results)]
 
 
 def setup_section(context: StudyContext) -> str:
@@ -109,6 +130,10 @@ def setup_section(context: StudyContext) -> str:
         f"- Training seeds: {', '.join(map(str, protocol.seeds))} (every model once per seed)",
         f"- Strategies run: {', '.join(f'{s.label} (`{s.key}`)' for s in protocol.strategies)}",
     ]
+    if protocol.sweeps_t2_sizes:
+        sizes = ", ".join("all" if size is None else str(size) for size in protocol.t2_train_sizes)
+        lines.append(f"- T2 training patients: {sizes} (nested subsets of each fold's; each strategy that fine-tunes "
+                     f"is trained at each)")
     lines += dataset_lines(context)
     return "\n".join(lines)
 
