@@ -19,7 +19,7 @@ from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.graph import dependencies
 from nnunet_t1t2.study.layout import Condition, StudyLayout, trained_models
 from nnunet_t1t2.study.protocol import ALL, make_protocol
-from nnunet_t1t2.study.results import StudyResults
+from nnunet_t1t2.study.results import METRICS, StudyResults
 from nnunet_t1t2.study.sizes import SIZE_CLASSES, curve, more_data, size_findings, size_table
 from nnunet_t1t2.study.statistics import two_level_interval
 from nnunet_t1t2.study.strategies import STRATEGIES
@@ -157,14 +157,14 @@ OFFSET = {"2": 0.0, "1": 0.2, "(0, 3)": 0.1}
 
 
 def evaluation(bone: list[float]) -> dict:
-    """An evaluation summary with what the report reads of it: per-case Dice, pooled counts."""
-    per_case = [{"case": case, "metrics": {key: {"Dice": value + offset} for key, offset in OFFSET.items()}}
+    """An evaluation summary with what the report reads of it: per-case values (every metric the
+    bone-based value of its class), pooled counts and values."""
+    per_case = [{"case": case, "metrics": {**{key: dict.fromkeys(METRICS.values(), value + offset)
+                                              for key, offset in OFFSET.items()}, "3": dict.fromkeys(METRICS.values())}}
                 for case, value in zip(CASES, bone)]
-    pooled = {key: {"TP": 50, "FN": 50, "Dice": 0.5} for key in (*OFFSET, "3")}
-    for case in per_case:
-        case["metrics"]["3"] = {"Dice": None}
+    pooled = {key: {"TP": 50, "FN": 50, **dict.fromkeys(METRICS.values(), 0.5)} for key in (*OFFSET, "3")}
     return {"metric_per_case": per_case, "pooled": pooled,
-            "ci95": {"pooled": {key: {"Dice": {"low": 0.4, "high": 0.6}} for key in pooled}}}
+            "ci95": {"pooled": {key: {m: {"low": 0.4, "high": 0.6} for m in METRICS.values()} for key in pooled}}}
 
 
 @pytest.fixture
@@ -230,3 +230,19 @@ def test_findings_per_size_and_more_data_come_from_the_paired_statistics(sized_s
     assert re.search(rf"open fine-tuning is best \(Dice {fmean(by_hand('open', 2, '2')):.3f} \[", at_two), at_two
     assert "worse: no fine-tuning (" in at_two
     assert not any("no fine-tuning from" in line for line in lines)  # it is not trained, so it gains nothing
+
+
+def test_the_report_has_the_size_section_its_figure_and_findings(sized_study, tmp_path):
+    from nnunet_t1t2.study.report import write_report
+
+    runner = CommandRunner.for_study(sized_study.layout.raw, sized_study.layout.preprocessed,
+                                     sized_study.layout.results, "cpu")
+    context = StudyContext(sized_study.protocol, sized_study.layout, runner, tmp_path / "data", workers=1)
+    report = write_report(context).read_text(encoding="utf-8")
+    findings = report.split("## Findings", 1)[1].split("\n## ", 1)[0]
+    assert "**How many T2 training patients**" in findings
+    assert all(line in findings for line in size_findings(sized_study))
+    section = report.split("## T2 test Dice against the number of T2 training patients", 1)[1].split("\n## ", 1)[0]
+    assert "](figures/dice_vs_t2_training_patients.png)" in section and size_table(sized_study) in section
+    assert (sized_study.layout.figures / "dice_vs_t2_training_patients.png").read_bytes()[:4] == b"\x89PNG"
+    assert "- T2 training patients: 2, all" in report
