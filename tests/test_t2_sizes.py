@@ -246,3 +246,14 @@ def test_the_report_has_the_size_section_its_figure_and_findings(sized_study, tm
     assert "](figures/dice_vs_t2_training_patients.png)" in section and size_table(sized_study) in section
     assert (sized_study.layout.figures / "dice_vs_t2_training_patients.png").read_bytes()[:4] == b"\x89PNG"
     assert "- T2 training patients: 2, all" in report
+
+
+def test_a_model_that_learned_nothing_is_named_with_its_t2_training_size(sized_study):
+    from nnunet_t1t2.study.findings import findings
+
+    model = sized_study.model(Condition("open", 2), (1, 0))
+    validation = sized_study.layout.fold_folder(model) / "validation"
+    validation.mkdir(parents=True)
+    (validation / "summary.json").write_text(json.dumps({"mean": {"1": {"Dice": 0.9}, "2": {"Dice": 0.01}}}))
+    assert "open fine-tuning (fold 0, seed 1, 2 T2 training patients): 0.010" in findings(sized_study)
+    assert validation.parent.name == f"fold_{model.training_fold}" and model.training_fold == 2

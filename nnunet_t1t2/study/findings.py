@@ -108,7 +108,8 @@ def findings(results: StudyResults) -> str:
 
 def learning_line(class_key: str, failures: list[LearningFailure]) -> str:
     """One line per class: which models learned none of it, with their validation Dice."""
-    models = "; ".join(f"{role_name(f.model.role)} (fold {f.model.fold}, seed {f.model.seed}): {f.dice:.3f}"
+    models = "; ".join(f"{role_name(f.model.role)} (fold {f.model.fold}, seed {f.model.seed}"
+                       f"{'' if f.model.t2_size is None else f', {f.model.t2_size} T2 training patients'}): {f.dice:.3f}"
                        for f in failures)
     subject = "model" if len(failures) == 1 else "models"
     return (f"- **{len(failures)} {subject} learned no {failures[0].class_name}** (validation Dice below "
