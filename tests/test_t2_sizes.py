@@ -36,19 +36,38 @@ def cases_of(patient: str) -> list[str]:
     return [f"{patient}_a", f"{patient}_b"] if patient == "P0" else [patient]
 
 
-def write_t2_dataset(layout: StudyLayout) -> list[dict]:
-    """What `nnunet-t1t2 convert` leaves of the T2 data set: dataset.json with the split's seed,
-    conversion.json naming each case's patient, and the folds' splits_final.json; returns the folds."""
-    folder = layout.raw_dataset("T2")
+def write_dataset(layout: StudyLayout, kind: str, records: dict[str, dict], folds: list[dict]) -> None:
+    """What `nnunet-t1t2 convert` leaves of a data set: dataset.json with the split's seed, conversion.json
+    naming each case's patient and modality, and the folds' splits_final.json."""
+    folder = layout.raw_dataset(kind)
     folder.mkdir(parents=True)
     (folder / "dataset.json").write_text(json.dumps({"nnunet_t1t2": {"split": {"seed": SPLIT_SEED}}}))
-    records = {case: {"patient": p, "test": p in TEST} for p in T2_PATIENTS for case in cases_of(p)}
     (folder / "conversion.json").write_text(json.dumps({"cases": records, "left_out": {}}))
+    (folder / "splits_final.json").write_text(json.dumps(folds))
+
+
+def write_t2_dataset(layout: StudyLayout) -> list[dict]:
+    """The T2 data set (P0 with two sessions) and the T1T2 data set beside it, with T1 of 6 more
+    patients (P14 to P19), one of them a test patient and one more validating each fold; returns the
+    T2 folds."""
+    records = {case: {"patient": p, "modality": "T2", "test": p in TEST} for p in T2_PATIENTS for case in cases_of(p)}
     training = [p for p in T2_PATIENTS if p not in TEST]
     folds = [{"train": sorted(c for p in training if p not in val for c in cases_of(p)),
               "val": sorted(c for p in val for c in cases_of(p))} for val in VALIDATION]
-    (folder / "splits_final.json").write_text(json.dumps(folds))
+    write_dataset(layout, "T2", records, folds)
+    write_dataset(layout, "T1T2", *t1t2_dataset())
     return folds
+
+
+def t1t2_dataset() -> tuple[dict[str, dict], list[dict]]:
+    t1_only = [f"P{i}" for i in range(14, 20)]
+    test = [*TEST, "P19"]
+    records = {f"{p}_{m}": {"patient": p, "modality": m, "test": p in test}
+               for p in T2_PATIENTS + t1_only for m in ("T1", "T2") if m == "T1" or p in T2_PATIENTS}
+    validation = [[*val, t1_only[f]] for f, val in enumerate(VALIDATION)]
+    cases = sorted(case for case, record in records.items() if not record["test"])
+    return records, [{"train": [c for c in cases if c.split("_")[0] not in val],
+                      "val": [c for c in cases if c.split("_")[0] in val]} for val in validation]
 
 
 def study_context(tmp_path: Path, **choices) -> StudyContext:
@@ -88,6 +107,16 @@ def test_the_splits_nnunet_trains_with_hold_nested_subsets_with_validation_and_t
         assert all(smaller < larger for smaller, larger in zip(subsets, subsets[1:]))  # nested
         assert subsets[-1] == patients(folds[f]["train"])
         assert ("P0" in subsets[-1]) == ({"P0_a", "P0_b"} <= set(splits[3 * 8 + f]["train"]))  # by patient
+    t1t2 = json.loads((context.layout.preprocessed / context.layout.dataset_folder_name("T1T2") /
+                       "splits_final.json").read_text(encoding="utf-8"))
+    t1t2_folds = t1t2_dataset()[1]
+    assert t1t2[:3] == t1t2_folds
+    for model in trained_models(context.protocol):
+        if model.dataset == "T1T2":  # the T1+T2 model: every T1 case, the T2 cases of the T2 subset's patients
+            entry, fold = t1t2[model.training_fold], t1t2_folds[model.fold]
+            t2 = patients(splits[model.training_fold]["train"])
+            assert entry["val"] == fold["val"]
+            assert entry["train"] == [c for c in fold["train"] if c.endswith("_T1") or c.split("_")[0] in t2]
     install_splits(context, "T2")  # what the link step does again later: the subsets stay
     assert installed_splits(context) == splits
     other_sizes = study_context(tmp_path, t2_train_sizes=["3"])
@@ -112,14 +141,14 @@ def test_a_size_larger_than_a_folds_t2_training_patients_is_refused_before_any_t
         make_protocol("demo", environ={}, t2_train_sizes=["0"])
 
 
-def test_a_protocol_with_sizes_trains_each_fine_tuning_strategy_per_size_and_no_fine_tuning_once():
+def test_a_protocol_with_sizes_trains_each_strategy_that_trains_on_t2_per_size_and_no_fine_tuning_once():
     protocol = make_protocol("demo", environ={}, strategies=["no-ft", "open", "augmentation"], seeds=[0, 1],
                              t2_train_sizes=["4", "2"])
     keys = [step.key for step in study_steps(protocol, generate_phantom=False)]
     trainings = sorted(key for key in keys if key.startswith("train/"))
-    assert trainings == sorted([f"train/seed_{s}/{role}/fold_0" for s in (0, 1)
-                                for role in ("source", "no-ft", "augmentation")]
-                               + [f"train/seed_{s}/open/size_{k}/fold_0" for s in (0, 1) for k in (2, 4)])
+    assert trainings == sorted([f"train/seed_{s}/{role}/fold_0" for s in (0, 1) for role in ("source", "no-ft")]
+                               + [f"train/seed_{s}/{role}/size_{k}/fold_0" for s in (0, 1) for k in (2, 4)
+                                  for role in ("open", "augmentation")])
     assert protocol.t2_train_sizes == (2, 4)
     assert "evaluate/seed_1/open/size_2/fold_0/T2" in keys and "evaluate/seed_1/no-ft/fold_0/T2" in keys
     assert not any("no-ft/size" in key for key in keys)

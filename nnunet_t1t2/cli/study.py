@@ -32,9 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training seeds: every model is trained once per seed, and the report's intervals and "
                              "verdicts cover the variation between them [the preset's]")
     parser.add_argument("--t2-train-sizes", nargs="+", metavar="N|all",
-                        help="numbers of T2 training patients each fine-tuning strategy is trained with, nested "
-                             "subsets of each fold's (all: every one); no fine-tuning and the T1 source are trained "
-                             "once. Adding a size to a finished study only adds trainings [the preset's]")
+                        help="numbers of T2 training patients each strategy that trains on T2 (fine-tuning, T1+T2) "
+                             "is trained with, nested subsets of each fold's (all: every one); no fine-tuning and the "
+                             "T1 source are trained once. Adding a size to a finished study only adds trainings "
+                             "[the preset's]")
     source = parser.add_argument_group("the T1 source model (every T2 strategy starts from it)")
     source.add_argument("--source-epochs", type=int, metavar="N",
                         help="most epochs of the source and T1+T2 trainings [the preset's]")

@@ -15,9 +15,10 @@ from patients without T2 first, which leaves every T2 patient's T2 image usable 
 T1T2 data set.
 
 A study that asks how many T2 training patients a strategy needs trains on nested subsets of a fold's
-training patients (:func:`nested_subset_splits`): extra entries after the folds in the preprocessed
-``splits_final.json`` (nnU-Net trains any entry it lists, and its planning allows the preprocessed
-file more entries than the raw one), with the fold's validation and the test patients unchanged.
+T2 training patients (:func:`nested_subset_splits`; in the T1T2 data set, of its T2 cases): extra
+entries after the folds in the preprocessed ``splits_final.json`` (nnU-Net trains any entry it lists,
+and its planning allows the preprocessed file more entries than the raw one), with the fold's
+validation and the test patients unchanged.
 """
 from __future__ import annotations
 
@@ -134,18 +135,21 @@ def nested_order(patients: Iterable[str], seed: int, fold: int) -> list[str]:
     return [patients[i] for i in np.random.default_rng([seed, fold]).permutation(len(patients))]
 
 
-def nested_subset_splits(folds: list[dict], patient_of_case: Mapping[str, str], seed: int) -> list[dict]:
-    """The entries after ``folds`` (nnU-Net's split list): for each size k from 1 to the most training
-    patients of a fold, and each fold f (entry :func:`subset_fold`), the training cases of the first
-    k patients of f's :func:`nested_order` and f's validation cases. A fold with fewer than k training
-    patients gets all of them at k (an entry kept only for the numbering: a study refuses such a size
-    before it trains)."""
-    orders = [nested_order((patient_of_case[case] for case in fold["train"]), seed, f) for f, fold in enumerate(folds)]
+def nested_subset_splits(folds: list[dict], patient_of_case: Mapping[str, str], orders: list[list[str]],
+                         t2_cases: Iterable[str] | None = None) -> list[dict]:
+    """The entries after ``folds`` (nnU-Net's split list): for each size k from 1 to the longest of
+    ``orders`` (each fold's T2 training patients in :func:`nested_order`), and each fold f (entry
+    :func:`subset_fold`), f's validation cases and its training cases without the T2 cases (``t2_cases``;
+    None: every case, a T2 data set) of patients outside the first k of f's order, so that the T1
+    cases of a T1T2 data set stay in every subset. A fold with fewer than k T2 training patients keeps
+    all of them at k (an entry kept only for the numbering: a study refuses such a size before it trains)."""
+    thinned = None if t2_cases is None else set(t2_cases)
     entries = []
     for size in range(1, max(map(len, orders), default=0) + 1):
         for fold, order in zip(folds, orders):
             chosen = set(order[:size])
-            entries.append({"train": [case for case in fold["train"] if patient_of_case[case] in chosen],
+            entries.append({"train": [case for case in fold["train"] if patient_of_case[case] in chosen
+                                      or (thinned is not None and case not in thinned)],
                             "val": list(fold["val"])})
     return entries
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnunet_t1t2.conversion.splits import nested_subset_splits
+from nnunet_t1t2.conversion.splits import nested_order, nested_subset_splits
 from nnunet_t1t2.errors import UserError
 
 FILE_ENDING = ".nii.gz"
@@ -25,6 +25,7 @@ class ConvertedDataset:
     splits: tuple[dict, ...]
     left_out: dict[str, str]
     patient_of_case: dict[str, str]
+    modality_of_case: dict[str, str]
     split_seed: int
 
     @classmethod
@@ -38,9 +39,11 @@ class ConvertedDataset:
                             + _listed(left_out))
         splits = folder / "splits_final.json"
         split_seed = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))["nnunet_t1t2"]["split"]["seed"]
+        cases = records.get("cases", {})
         return cls(folder, _cases(folder / "labelsTr"), _cases(folder / "labelsTs"),
                    tuple(json.loads(splits.read_text(encoding="utf-8"))) if splits.is_file() else (), left_out,
-                   {case: record["patient"] for case, record in records.get("cases", {}).items()}, split_seed)
+                   {case: record["patient"] for case, record in cases.items()},
+                   {case: record["modality"] for case, record in cases.items()}, split_seed)
 
     def patients_in_fold(self, fold: int) -> tuple[int, int]:
         """Numbers of training and validation cases of ``fold``."""
@@ -50,9 +53,16 @@ class ConvertedDataset:
         """The patients of ``fold``'s training cases."""
         return {self.patient_of_case[case] for case in self.splits[fold]["train"]}
 
-    def nested_subsets(self) -> list[dict]:
-        """The split entries of its folds' nested training subsets (:func:`nested_subset_splits`)."""
-        return nested_subset_splits(list(self.splits), self.patient_of_case, self.split_seed)
+    def nested_orders(self) -> list[list[str]]:
+        """Each fold's training patients in the order its nested subsets take them (of a T2 data set)."""
+        return [nested_order(self.training_patients(fold), self.split_seed, fold) for fold in range(len(self.splits))]
+
+    def nested_subsets(self, t2: ConvertedDataset) -> list[dict]:
+        """The split entries of its folds' nested subsets of the T2 data set ``t2``'s training patients
+        (:func:`nested_subset_splits`): of every case of ``t2`` itself, of the T2 cases of a T1T2 data set."""
+        t2_cases = None if t2 is self else [case for case, modality in self.modality_of_case.items()
+                                            if modality == "T2"]
+        return nested_subset_splits(list(self.splits), self.patient_of_case, t2.nested_orders(), t2_cases)
 
     def require_usable(self, folds: tuple[int, ...], tested: bool) -> None:
         """Refuse a data set that cannot train ``folds`` (or, if ``tested``, has no test case)."""

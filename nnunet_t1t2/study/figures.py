@@ -86,7 +86,7 @@ def draw_dice_vs_t2_size(results: StudyResults, path: Path) -> None:
 
     positions = size_positions(results)
     points = curve(results)
-    strategies = results.protocol.t2_strategies
+    strategies = results.protocol.strategies
     figure, panels = plt.subplots(1, len(SIZE_CLASSES), figsize=(4 * len(SIZE_CLASSES), 4.2), sharey=True,
                                   squeeze=False)
     spread = 0.06 * (max(positions.values()) - min(positions.values()) or 1)
@@ -99,7 +99,7 @@ def draw_dice_vs_t2_size(results: StudyResults, path: Path) -> None:
             shift = spread * (number - (len(strategies) - 1) / 2) / max(len(strategies), 1)
             axes.errorbar([x + shift for x, _ in line], [v.mean for _, v in line],
                           yerr=error_bars([v for _, v in line]), marker="o", capsize=3,
-                          linestyle="-" if strategy.fine_tunes else "--", label=strategy.label)
+                          linestyle="-" if strategy.trains_on_t2 else "--", label=strategy.label)
         axes.set_xticks(list(positions.values()), [size_label(results, size) for size in positions])
         axes.set_title(tissue.name.split(",")[0], fontsize=10)
         axes.set_xlabel("T2 training patients")

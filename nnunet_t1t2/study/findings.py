@@ -11,6 +11,7 @@ verdict only where the interval covers patients and trainings (two runs or more)
 """
 from __future__ import annotations
 
+from nnunet_t1t2.study.layout import Model
 from nnunet_t1t2.study.learning import (LEARNED_NOTHING_DICE, LearningFailure, learning_failures,
                                        pseudo_dice_text, transiently_learned, uninterpretable_classes)
 from nnunet_t1t2.study.results import CLASSES, StudyResults, TissueClass
@@ -106,11 +107,15 @@ def findings(results: StudyResults) -> str:
     return "\n".join(lines) if lines else "No T2 strategy has been evaluated yet."
 
 
+def size_words(model: Model) -> str:
+    """", 2 T2 training patients", nothing for all."""
+    return "" if model.t2_size is None else f", {model.t2_size} T2 training patients"
+
+
 def learning_line(class_key: str, failures: list[LearningFailure]) -> str:
     """One line per class: which models learned none of it, with their validation Dice."""
-    models = "; ".join(f"{role_name(f.model.role)} (fold {f.model.fold}, seed {f.model.seed}"
-                       f"{'' if f.model.t2_size is None else f', {f.model.t2_size} T2 training patients'}): {f.dice:.3f}"
-                       for f in failures)
+    models = "; ".join(f"{role_name(f.model.role)} (fold {f.model.fold}, seed {f.model.seed}{size_words(f.model)}): "
+                       f"{f.dice:.3f}" for f in failures)
     subject = "model" if len(failures) == 1 else "models"
     return (f"- **{len(failures)} {subject} learned no {failures[0].class_name}** (validation Dice below "
             f"{LEARNED_NOTHING_DICE}): {models}.")

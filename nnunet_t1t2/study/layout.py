@@ -93,11 +93,11 @@ def source_model(protocol: Protocol, seed: int) -> Model:
 
 
 def strategy_sizes(protocol: Protocol, role: str) -> tuple[int | None, ...]:
-    """The T2 training sizes ``role`` is trained at: the protocol's for a strategy that fine-tunes; all
-    alone for the others (no fine-tuning trains nothing; the source sees no T2; the T1+T2 model trains
-    on all of them)."""
+    """The T2 training sizes ``role`` is trained at: the protocol's for a strategy that trains on T2
+    (fine-tuning, and the T1+T2 model with its T1 cases kept); all alone for the others (no fine-tuning
+    trains nothing; the source sees no T2)."""
     strategy = STRATEGIES.get(role)
-    return protocol.t2_train_sizes if strategy is not None and strategy.fine_tunes else (ALL,)
+    return protocol.t2_train_sizes if strategy is not None and strategy.trains_on_t2 else (ALL,)
 
 
 def condition_at(protocol: Protocol, role: str, t2_size: int | None) -> Condition:
@@ -108,7 +108,7 @@ def condition_at(protocol: Protocol, role: str, t2_size: int | None) -> Conditio
 
 def trained_models(protocol: Protocol) -> list[Model]:
     """Every model of the study in training order, seed by seed: the source, each T2 strategy per
-    size and fold, then the T1+T2 model."""
+    size and fold, then the T1+T2 model per size."""
     models = []
     for seed in protocol.seeds:
         models.append(source_model(protocol, seed))
@@ -117,7 +117,9 @@ def trained_models(protocol: Protocol) -> list[Model]:
                    for s in protocol.t2_strategies for size in strategy_sizes(protocol, s.key)
                    for fold in protocol.folds]
         if protocol.augmentation:
-            models.append(Model("augmentation", "T1T2", protocol.source_trainer(), SOURCE_FOLD, seed))
+            models += [Model("augmentation", "T1T2", protocol.source_trainer(), SOURCE_FOLD, seed, size,
+                             SOURCE_FOLD if size is ALL else subset_fold(protocol.cv_folds, SOURCE_FOLD, size))
+                       for size in strategy_sizes(protocol, "augmentation")]
     return models
 
 

@@ -14,11 +14,11 @@ out for testing.
 ``NNUNET_T1T2_MIRRORING`` set in the caller's environment override a preset's schedule and
 test-time mirroring (for quick checks of the paper preset, and for the tests).
 
-A T2 strategy that fine-tunes is trained once per **T2 training size** (``--t2-train-sizes``: nested
-subsets of each fold's T2 training patients, :func:`nnunet_t1t2.conversion.splits.nested_subset_splits`;
-``all``, the default, is every one of them); no fine-tuning trains nothing, the T1 source sees no T2, and
-the T1+T2 model trains on all of them. The paper preset sweeps the paper's range, 2 to all (8) T2 training
-patients, like its section 4.2.
+A strategy that trains on T2 (fine-tuning, and the T1+T2 model with all its T1 cases) is trained once
+per **T2 training size** (``--t2-train-sizes``: nested subsets of each fold's T2 training patients,
+:func:`nnunet_t1t2.conversion.splits.nested_subset_splits`; ``all``, the default, is every one of them);
+no fine-tuning trains nothing and the T1 source sees no T2, so each is trained once. The paper preset
+sweeps the paper's range, 2 to all (8 on its phantom) T2 training patients, like its section 4.2.
 
 Every model is trained once per **seed** (``--seeds``; ``NNUNET_T1T2_SEED`` in each training's
 environment fixes its initialisation, patch sampling and augmentation), so that the report's
@@ -91,7 +91,7 @@ class Protocol:
     """Train the T2 strategies also on a source model that learned no bone (or another class); not
     part of :meth:`setup`: it changes no result, only whether the strategies start."""
     t2_train_sizes: tuple[int | None, ...] = (ALL,)
-    """Numbers of T2 training patients the fine-tuning strategies train with, ascending, :data:`ALL`
+    """Numbers of T2 training patients the strategies that train on T2 train with, ascending, :data:`ALL`
     last; not part of :meth:`setup`: like the strategies, another size only adds steps."""
 
     @property

@@ -96,11 +96,12 @@ def size_section(results: StudyResults, figures: dict[str, Path]) -> list[str]:
     """The T2 training-size section, where the study varies the size."""
     if not results.protocol.sweeps_t2_sizes:
         return []
-    return ["## T2 test Dice against the number of T2 training patients\n\nEach strategy that fine-tunes is "
-            "trained on nested subsets of every fold's T2 training patients (those of a smaller size are among a "
-            "larger one's; the fold's validation and the test patients stay the same); no fine-tuning trains "
-            "nothing and is one line across sizes. Read it for your own number of T2 scans: the line that is "
-            "highest there, and whether the lines still rise to its right (more scans would help).\n\n"
+    return ["## T2 test Dice against the number of T2 training patients\n\nEach strategy that trains on T2 "
+            "(fine-tuning, and the T1+T2 model beside all its T1 images) is trained on nested subsets of every "
+            "fold's T2 training patients (those of a smaller size are among a larger one's; the fold's validation "
+            "and the test patients stay the same); no fine-tuning trains nothing and is one line across sizes. "
+            "Read it for your own number of T2 scans: the line that is highest there, and whether the lines "
+            "still rise to its right (more scans would help).\n\n"
             f"![T2 test Dice against T2 training patients]({figures['sizes']})\n\n" + size_table(results)
             + "\n\n### More T2 data, strategy by strategy (paired by run and patient)\n\n"
             + more_data_table(results)]
@@ -132,8 +133,8 @@ def setup_section(context: StudyContext) -> str:
     ]
     if protocol.sweeps_t2_sizes:
         sizes = ", ".join("all" if size is None else str(size) for size in protocol.t2_train_sizes)
-        lines.append(f"- T2 training patients: {sizes} (nested subsets of each fold's; each strategy that fine-tunes "
-                     f"is trained at each)")
+        lines.append(f"- T2 training patients: {sizes} (nested subsets of each fold's; each strategy that trains on "
+                     f"T2 is trained at each)")
     lines += dataset_lines(context)
     return "\n".join(lines)
 

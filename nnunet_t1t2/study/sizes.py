@@ -1,8 +1,8 @@
 """How many T2 training patients, and which strategy then: the report's T2 training-size section.
 
-Each fine-tuning strategy is trained on nested subsets of every fold's T2 training patients
-(``--t2-train-sizes``); no fine-tuning trains nothing and the T1+T2 model trains on all of them, so
-each is one line across sizes. The values are those of the rest of the report (:mod:`.statistics`:
+Each strategy that trains on T2 (fine-tuning, and the T1+T2 model beside all its T1 cases) is trained
+on nested subsets of every fold's T2 training patients (``--t2-train-sizes``); no fine-tuning trains
+nothing, so it is one line across sizes. The values are those of the rest of the report (:mod:`.statistics`:
 the mean over T2 test patients of their run-averaged Dice, the same intervals); a strategy at two
 sizes is compared paired by run (seed, fold) and patient, which nesting makes a comparison of the
 same training patients plus more.
@@ -68,10 +68,10 @@ def condition(results: StudyResults, strategy: Strategy, size: int | None) -> Co
 
 
 def curve(results: StudyResults) -> list[SizePoint]:
-    """Every T2 strategy at every size on every class of :data:`SIZE_CLASSES`."""
+    """Every strategy tested on T2 (all of them) at every size on every class of :data:`SIZE_CLASSES`."""
     return [SizePoint(strategy, size, tissue, results.estimate(condition(results, strategy, size), TEST_SET,
                                                                tissue.key))
-            for strategy in results.protocol.t2_strategies for size in results.protocol.t2_train_sizes
+            for strategy in results.protocol.strategies for size in results.protocol.t2_train_sizes
             for tissue in SIZE_CLASSES]
 
 
@@ -86,7 +86,7 @@ def size_table(results: StudyResults) -> str:
     """Per strategy and size: the Dice of each class with its interval, and what it was computed over."""
     points = {(p.strategy, p.size, p.tissue): p.value for p in curve(results)}
     rows = []
-    for strategy in results.protocol.t2_strategies:
+    for strategy in results.protocol.strategies:
         for size in results.protocol.t2_train_sizes:
             values = [points[(strategy, size, tissue)] for tissue in SIZE_CLASSES]
             over = next((f"{v.patients} x {v.runs}" for v in values if v is not None), md.MISSING)
@@ -98,10 +98,10 @@ def size_table(results: StudyResults) -> str:
 
 
 def more_data_table(results: StudyResults) -> str:
-    """Every fine-tuning strategy from each size to the next: the paired difference per class."""
+    """Every strategy that trains on T2 from each size to the next: the paired difference per class."""
     sizes = results.protocol.t2_train_sizes
     rows = []
-    for strategy in (s for s in results.protocol.t2_strategies if s.fine_tunes):
+    for strategy in (s for s in results.protocol.strategies if s.trains_on_t2):
         for smaller, larger in zip(sizes, sizes[1:]):
             for tissue in SIZE_CLASSES:
                 value = more_data(results, strategy, larger, smaller, tissue)
@@ -110,7 +110,7 @@ def more_data_table(results: StudyResults) -> str:
                              md.number(value.p_value, 2) if value and value.p_value is not None else md.MISSING,
                              sample(value) if value else md.MISSING])
     header = ["Model", "T2 training patients", "Class", "DSC difference [95 % CI]", "Wilcoxon p", "Over"]
-    return md.table(header, rows) if rows else "No strategy that fine-tunes was run at two sizes."
+    return md.table(header, rows) if rows else "No strategy that trains on T2 was run at two sizes."
 
 
 def difference_text(value: PairedComparison) -> str:
@@ -120,7 +120,7 @@ def difference_text(value: PairedComparison) -> str:
 
 def size_findings(results: StudyResults) -> list[str]:
     """The section's Findings lines: what the intervals can say (once), per size and class the best
-    strategy and the others against it, and per fine-tuning strategy whether more T2 data helped."""
+    strategy and the others against it, and per strategy that trains on T2 whether more T2 data helped."""
     points = [p for p in curve(results) if p.value is not None]
     if not points:
         return []
@@ -132,7 +132,7 @@ def size_findings(results: StudyResults) -> list[str]:
                 lines.append(line)
     sizes = results.protocol.t2_train_sizes
     if len(sizes) > 1:
-        lines += [line for strategy in results.protocol.t2_strategies if strategy.fine_tunes
+        lines += [line for strategy in results.protocol.strategies if strategy.trains_on_t2
                   if (line := more_data_line(results, strategy, sizes[0], sizes[-1]))]
     return lines
 

@@ -161,7 +161,8 @@ class T2SizesStep(Step):
             raise UserError(f"--t2-train-sizes {largest}: {dataset.folder.name} has fewer T2 training patients ("
                             + "; ".join(f"fold {fold}: {count}" for fold, count in short.items())
                             + f"); choose sizes up to {min(short.values())}, or all. Nothing was trained for it.")
-        install_splits(context, "T2")
+        for kind in ("T2", "T1T2") if context.protocol.augmentation else ("T2",):
+            install_splits(context, kind)
 
 
 class TrainStep(Step):
@@ -307,11 +308,15 @@ def seed_variables(context: StudyContext, model: Model) -> dict[str, str]:
 
 
 def install_splits(context: StudyContext, kind: str) -> None:
-    """Put the conversion's splits back into the preprocessed folder (nnU-Net's planning may not), the
-    T2 data set's followed by its nested training subsets, which no re-install may drop."""
+    """Put the conversion's splits back into the preprocessed folder (nnU-Net's planning may not), those
+    of the T2 and T1T2 data sets followed by their nested subsets of T2 training patients, which no
+    re-install may drop."""
     from nnunet_t1t2.conversion import install_splits as install
 
-    extra = ConvertedDataset.read(context.layout.raw_dataset(kind)).nested_subsets() if kind == "T2" else []
+    extra = []
+    if kind != "T1":
+        t2 = ConvertedDataset.read(context.layout.raw_dataset("T2"))
+        extra = (t2 if kind == "T2" else ConvertedDataset.read(context.layout.raw_dataset(kind))).nested_subsets(t2)
     with context.runner.nnunet_folders_in_process():
         install(DATASET_IDS[kind], extra)
 

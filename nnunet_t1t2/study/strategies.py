@@ -31,10 +31,10 @@ class Strategy:
         return self.family != "augmentation"
 
     @property
-    def fine_tunes(self) -> bool:
-        """True for the T2 strategies that train on the T2 training patients (all but no fine-tuning,
-        which runs no epoch): only these are trained once per T2 training size."""
-        return self.on_t2 and self.family != "none"
+    def trains_on_t2(self) -> bool:
+        """True for the strategies that train on T2 training patients (all but no fine-tuning, which
+        runs no epoch): only these are trained once per T2 training size."""
+        return self.family != "none"
 
     def trainer_name(self, suffix: str) -> str:
         """The trainer class with the schedule ``suffix`` ("" or "_Paper"). No fine-tuning runs no
