@@ -286,3 +286,18 @@ def test_a_model_that_learned_nothing_is_named_with_its_t2_training_size(sized_s
     (validation / "summary.json").write_text(json.dumps({"mean": {"1": {"Dice": 0.9}, "2": {"Dice": 0.01}}}))
     assert "open fine-tuning (fold 0, seed 1, 2 T2 training patients): 0.010" in findings(sized_study)
     assert validation.parent.name == f"fold_{model.training_fold}" and model.training_fold == 2
+
+
+def test_the_compute_time_table_lists_every_size_trained(sized_study):
+    from nnunet_t1t2.study.tables import compute_time_table
+
+    record = {"trainer": "OpenFineTuneTrainer", "trainable_parameters": 10, "total_parameters": 20,
+              "seconds_per_epoch": 1.5, "epochs_trained": 4, "epochs_to_convergence": 3, "seconds_to_convergence": 4.5,
+              "seconds_total": 6.0, "stopped_early": False}
+    for size in (2, ALL):
+        folder = sized_study.layout.fold_folder(sized_study.model(Condition("open", size), (0, 0)))
+        folder.mkdir(parents=True)
+        (folder / "convergence.json").write_text(json.dumps(record), encoding="utf-8")
+    table = compute_time_table(sized_study)
+    assert "| Open fine tuning, 2 T2 patients | 0 | 0 | OpenFineTuneTrainer |" in table
+    assert "| Open fine tuning | 0 | 0 | OpenFineTuneTrainer |" in table

@@ -148,11 +148,13 @@ def _difference(without: Score | None, with_augmentation: Score | None) -> str:
 
 
 def compute_time_table(results: StudyResults) -> str:
-    """Every finished training's time per epoch, epochs and seconds to convergence, and total."""
+    """Every finished training's time per epoch, epochs and seconds to convergence, and total (with
+    its number of T2 training patients where the study varies it)."""
     rows = []
-    roles = [("source", "T1 source model")] + [(s.key, s.label) for s in results.protocol.strategies]
-    for role, label in roles:
-        for (seed, fold), record in sorted(results.convergence_records(role).items()):
+    labels = {"source": "T1 source model", **{s.key: s.label for s in results.protocol.strategies}}
+    for condition in results.runs_of:
+        label = labels[condition.role] + ("" if condition.t2_size is None else f", {condition.t2_size} T2 patients")
+        for (seed, fold), record in sorted(results.convergence_records(condition).items()):
             rows.append([label, str(fold), str(seed), record["trainer"],
                          f"{record['trainable_parameters']:,} of {record['total_parameters']:,}",
                          md.number(record["seconds_per_epoch"], 1), str(record["epochs_trained"]),
