@@ -45,6 +45,8 @@ from nnunet_t1t2.conversion.registration_check import head_points, mean_displace
 from nnunet_t1t2.conversion.tissue import mr_head_mask
 from nnunet_t1t2.phantom import PhantomVariation, generate_phantom
 
+from provenance import provenance
+
 SHIFTS_MM = (3, 5, 10, 20)
 ROTATIONS_DEG = (5, 10, 20)
 SWAPPED, MISSING = "other CT, swapped", "other CT, own missing"
@@ -86,18 +88,25 @@ def compared(problem: RegistrationProblem, registration: Registration, cts: list
     return others
 
 
-def cases(mr: sitk.Image, cts: list[sitk.Image], own: int, rng: np.random.Generator, seconds: list[float]):
+def cases(mr: sitk.Image, cts: list[sitk.Image], own: int, rng: np.random.Generator, seconds: list[float],
+          costs: dict[str, list[float]]):
     """(name, problem, registration, other patients' fits) for every pose the benchmark judges on one
     MR image of patient ``own`` of the data set whose CTs are ``cts``; the time of each comparison with
-    another patient's CT goes to ``seconds``."""
+    another patient's CT goes to ``seconds``, the CPU seconds of the registration and of the check as
+    the conversion runs it (with ``ConversionSettings().quality.compared_patients`` other CTs) to ``costs``."""
     head = mr_head_mask(mr)
     settings = ConversionSettings()
     ct, wrong = cts[own], (own + 1) % len(cts)
+    started = time.process_time()
     problem = RegistrationProblem.prepare(mr, ct, head, settings.registration)
+    registered = register(problem, "benchmark")
+    costs["registration"].append(time.process_time() - started)
     # the pose the conversion ends with (continued from a better optimum where the restarts found one)
-    found, _ = checked_registration(problem, register(problem, "benchmark"), settings.quality.tolerance_mm(mr),
-                                    "benchmark")
+    started = time.process_time()
+    found, _ = checked_registration(problem, registered, settings.quality.tolerance_mm(mr), "benchmark")
+    checked = time.process_time() - started
     others = compared(problem, found, cts, [i for i in range(len(cts)) if i != own], seconds)
+    costs["check"].append(checked + settings.quality.compared_patients * seconds[-1])
     yield "none", problem, found, others
     centre = problem.head_centre()
     for shift in SHIFTS_MM:
@@ -126,12 +135,18 @@ def main() -> None:
     parser.add_argument("--acquisitions", nargs="+", default=["1x1", "2x2", "3x3", "4x4", "1x6", "4x6"],
                         help="MR in-plane voxel x slice thickness in mm [1x1 2x2 3x3 4x4 1x6 4x6]")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write every verdict and cost here")
+    parser.add_argument("--baseline", type=Path,
+                        help="a --json file of another version of the check on the same settings: its verdicts "
+                             "and costs are printed beside this run's")
     args = parser.parse_args()
     settings = ConversionSettings()
     rng = np.random.default_rng(args.seed)
     outcomes: dict[str, list[bool]] = defaultdict(list)
     by_truth: dict[str, list[bool]] = defaultdict(list)
     seconds, comparison_seconds = [], []
+    costs: dict[str, list[float]] = defaultdict(list)
+    verdicts = []
     print(f"{'acquisition':<12} {'image':<16} {'case':<22} {'true error mm':>13} {'uncertainty':>11} "
           f"{'sharpness':>9} {'mirror':>7} {'other/own':>9}  verdict")
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,7 +164,7 @@ def main() -> None:
                     mr = read_mr(patient / f"{modality}.nii.gz", patient.name)
                     points = head_points(mr_head_mask(mr))
                     voxel_edge = max(mr.GetSpacing())
-                    for name, problem, registration, others in cases(mr, cts, index, rng, comparison_seconds):
+                    for name, problem, registration, others in cases(mr, cts, index, rng, comparison_seconds, costs):
                         started = time.process_time()
                         problems, figures, registration = judged(problem, registration, others, settings,
                                                                  found=name in FOUND)
@@ -164,6 +179,8 @@ def main() -> None:
                         if name in MUST_REFUSE:
                             by_truth["10 mm / 10 deg / wrong / flipped (must refuse)"].append(refused)
                         outcomes[name].append(refused)
+                        verdicts.append({"acquisition": acquisition, "image": f"{patient.name} {modality}",
+                                         "case": name, "problems": problems, "figures": figures})
                         closest = max((s for s in others.others.values() if s is not None), default=float("nan"))
                         print(f"{acquisition:<12} {patient.name + ' ' + modality:<16} {name:<22} "
                               f"{'' if error is None else f'{error:.2f}':>13} {figures['uncertainty_mm']:>11.2f} "
@@ -181,6 +198,35 @@ def main() -> None:
           f"(target 0 %)")
     print(f"\nCPU seconds per check: median {np.median(seconds):.1f}, max {np.max(seconds):.1f}; per comparison "
           f"with another patient's CT: median {np.median(comparison_seconds):.1f}, max {np.max(comparison_seconds):.1f}")
+    print(f"CPU seconds per MR image: registration median {np.median(costs['registration']):.2f}, check as the "
+          f"conversion runs it median {np.median(costs['check']):.2f}")
+    results = {"provenance": provenance(), "costs": costs, "false_reject": [int(np.sum(accept)), len(accept)],
+               "false_accept": [int(len(refuse) - np.sum(refuse)), len(refuse)], "verdicts": verdicts}
+    if args.baseline:
+        print_beside(json.loads(args.baseline.read_text(encoding="utf-8")), results)
+    if args.json:
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, **results}, indent=1),
+                             encoding="utf-8")
+
+
+def print_beside(baseline: dict, results: dict) -> None:
+    """The verdicts that differ between ``baseline`` and this run, and both runs' error counts and costs."""
+    before = {(v["acquisition"], v["image"], v["case"]): v for v in baseline["verdicts"]}
+    print(f"\nBeside the baseline ({baseline.get('provenance', {}).get('commit', 'unknown commit')}):")
+    for verdict in results["verdicts"]:
+        old = before.get((verdict["acquisition"], verdict["image"], verdict["case"]))
+        if old is not None and bool(old["problems"]) != bool(verdict["problems"]):
+            print(f"  {verdict['acquisition']} {verdict['image']} {verdict['case']}: baseline "
+                  f"{'REFUSED' if old['problems'] else 'accepted'}, now {'REFUSED' if verdict['problems'] else 'accepted'}")
+    same = sum(1 for v in results["verdicts"] if (key := (v["acquisition"], v["image"], v["case"])) in before
+               and bool(before[key]["problems"]) == bool(v["problems"]))
+    print(f"  same verdict on {same} of {len(results['verdicts'])} cases")
+    print(f"  {'':<28}{'baseline':>12}{'this run':>12}")
+    for name in ("false_reject", "false_accept"):
+        print(f"  {name.replace('_', '-') + 's':<28}" + "".join(f"{r[name][0]:>7} of {r[name][1]:<2}" for r in (baseline, results)))
+    for name in ("registration", "check"):
+        print(f"  {'CPU s per image, ' + name:<28}" + "".join(f"{np.median(r['costs'][name]):>12.2f}"
+                                                             for r in (baseline, results)))
 
 
 if __name__ == "__main__":
