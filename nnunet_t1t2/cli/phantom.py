@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            help="factor on the MR bias field's strength [1]")
     variation.add_argument("--head-scale", type=float, default=1.0, metavar="F",
                            help="factor on head size; the fields of view follow it [1]")
+    variation.add_argument("--cushion", action="store_true",
+                           help="a moulded cushion (-400 to -100 HU) under the back of the head, touching it, on the CT only")
+    variation.add_argument("--thermoplastic-mask", action="store_true",
+                           help="a thermoplastic mask (+100 to +300 HU) over the face and front of the head, on the CT only")
     parser.add_argument("--overwrite", action="store_true", help="replace the phantom in a non-empty output folder")
 
 
@@ -42,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     variation = PhantomVariation(mr_voxel_mm=args.mr_voxel, slice_mm=args.slice_thickness,
                                  skull_scale=args.skull_scale, table_scale=args.table_scale,
                                  marrow_t1_contrast=args.marrow_t1_contrast, noise_scale=args.noise_scale,
-                                 bias_scale=args.bias_scale, head_scale=args.head_scale)
+                                 bias_scale=args.bias_scale, head_scale=args.head_scale, cushion=args.cushion,
+                                 thermoplastic_mask=args.thermoplastic_mask)
     folders = generate_phantom(args.out, args.n, seed=args.seed, size=args.size, n_t2=args.n_t2,
                                overwrite=args.overwrite, ct_dtype=args.ct_dtype, progress=print,
                                variation=variation)

@@ -17,10 +17,12 @@ that ``sitk.Resample(ct, t1, transform)`` expects.
 
 Layout of ``DIR/phantom_NNN/``: ``t1.nii.gz``, ``ct.nii.gz``, ``truth_t1.nii.gz``,
 ``tissues_t1.nii.gz``, for some patients ``t2.nii.gz``, ``truth_t2.nii.gz``, ``tissues_t2.nii.gz``,
-plus ``tissue_legend.json`` and ``phantom.json`` (geometry, transforms, anatomy, acquisition).
+plus ``tissue_legend.json`` and ``phantom.json`` (geometry, transforms, anatomy, acquisition), and
+with immobilisation devices ``devices_ct.nii.gz`` (the fraction of each CT voxel they fill).
 
 Variation (:mod:`.variation`): one :class:`PhantomVariation` gives the same patients other voxels and
-slices, thinner or thicker bone, darker marrow, more noise and bias, or another head size.
+slices, thinner or thicker bone, darker marrow, more noise and bias, another head size, or a planning
+CT's cushion and thermoplastic mask (:mod:`.devices`).
 """
 from nnunet_t1t2.phantom.generate import generate_phantom
 from nnunet_t1t2.phantom.patient import simulate_patient

@@ -4,7 +4,8 @@ stored the way CT scanners store it.
 The patient lies supine, so the back of the head points to +y (posterior) in the CT's physical
 space. Under it lies a low-density foam head rest that cradles the back of the head and touches it,
 and, below an air gap, the denser couch plate. Neither is part of the patient nor visible on MR;
-a conversion has to remove them. Both are axis-aligned slabs in the scanner's frame (the CT grid is
+a conversion has to remove them. A planning CT may also show devices moulded to the skin
+(:mod:`.devices`), which take the head rest's place where they lie in it. Both are axis-aligned slabs in the scanner's frame (the CT grid is
 axis-aligned too, as without gantry tilt), so their partial volume along y is computed exactly.
 
 Storage: ``int16`` holds HU directly; ``uint16`` holds HU + 1024 with the NIfTI rescale intercept
@@ -13,6 +14,7 @@ set to -1024 (see :mod:`nnunet_t1t2.phantom.writer`), which readers such as Simp
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -68,25 +70,31 @@ def acquire_ct(
     grid: Grid,
     acquisition: CtAcquisition,
     rng: np.random.Generator,
+    devices: Sequence[tuple[float, np.ndarray]] = (),
 ) -> np.ndarray:
     """The scanner's HU image (int16, z, y, x) of a patient whose partial-volume HU and body
-    fraction per voxel are given."""
+    fraction per voxel are given, with the head rest, the couch and ``devices`` (HU and fraction per
+    voxel, :func:`~nnunet_t1t2.phantom.devices.device_fractions`), which displace the head rest's foam."""
     if not np.allclose(grid.direction, np.eye(3).ravel()):
         raise ValueError("CT grids are axis-aligned in the scanner's frame")
     a = acquisition
     air = NOMINAL[Tissue.OUTSIDE_AIR].hu
     x, y = (grid.origin[i] + grid.spacing[i] * np.arange(grid.size[i]) for i in (0, 1))
     body = body_fraction > 0.5
-    body_rows = np.flatnonzero(body.any(axis=(0, 2)))
-    back = y[body_rows[-1]] + grid.spacing[1] / 2
+    back = body_extent_y(body, y, grid.spacing[1])[1]
     head_x = x[np.flatnonzero(body.any(axis=(0, 1)))].mean()
 
-    foam_y = _slab_fraction(y, grid.spacing[1], back - a.head_rest_cradle_mm, back + a.head_rest_under_mm)
+    foam_y = slab_fraction(y, grid.spacing[1], back - a.head_rest_cradle_mm, back + a.head_rest_under_mm)
     foam_x = np.abs(x - head_x) < a.head_rest_half_width_mm
     couch_top = back + a.head_rest_under_mm + a.couch_gap_mm
-    couch_y = _slab_fraction(y, grid.spacing[1], couch_top, couch_top + a.couch_thickness_mm)
-    foam = foam_y[None, :, None] * foam_x[None, None, :] * (1.0 - body_fraction)
+    couch_y = slab_fraction(y, grid.spacing[1], couch_top, couch_top + a.couch_thickness_mm)
+    outside = 1.0 - body_fraction
+    for _, fraction in devices:
+        outside = outside - fraction
+    foam = foam_y[None, :, None] * foam_x[None, None, :] * outside
     hu = patient_hu + (a.head_rest_hu - air) * foam + (a.couch_hu - air) * couch_y[None, :, None]
+    for device_hu, fraction in devices:
+        hu = hu + (device_hu - air) * fraction
 
     sigma_voxels = np.divide(a.psf_sigma_mm, grid.spacing)[::-1]
     hu = ndimage.gaussian_filter(hu.astype(np.float32), sigma_voxels, mode="nearest")
@@ -103,7 +111,14 @@ def encode_ct(hu: np.ndarray, dtype: str) -> tuple[np.ndarray, float]:
     raise ValueError(f"unknown CT dtype {dtype!r}; expected one of {CT_DTYPES}")
 
 
-def _slab_fraction(centres: np.ndarray, spacing: float, start: float, stop: float) -> np.ndarray:
+def body_extent_y(body: np.ndarray, y: np.ndarray, spacing_y: float) -> tuple[float, float]:
+    """The front and the back (lowest and highest y, mm) of the voxels of ``body`` (z, y, x) whose
+    centres lie at ``y``, to the voxels' outer faces."""
+    rows = np.flatnonzero(body.any(axis=(0, 2)))
+    return y[rows[0]] - spacing_y / 2, y[rows[-1]] + spacing_y / 2
+
+
+def slab_fraction(centres: np.ndarray, spacing: float, start: float, stop: float) -> np.ndarray:
     """Fraction of each voxel (centres along one axis) that lies in [start, stop]."""
     overlap = np.minimum(centres + spacing / 2, stop) - np.maximum(centres - spacing / 2, start)
     return np.clip(overlap / spacing, 0.0, 1.0).astype(np.float32)

@@ -13,6 +13,7 @@ import numpy as np
 from nnunet_t1t2.phantom.anatomy import HeadAnatomy
 from nnunet_t1t2.phantom.random_head import draw_head_parameters
 from nnunet_t1t2.phantom.ct import acquire_ct, body_table, draw_ct_acquisition, encode_ct
+from nnunet_t1t2.phantom.devices import device_fractions, draw_devices
 from nnunet_t1t2.phantom.geometry import Grid, describe_rigid, random_rigid
 from nnunet_t1t2.phantom.mr import acquire_mr, draw_mr_acquisition
 from nnunet_t1t2.phantom.render import render
@@ -22,7 +23,7 @@ from nnunet_t1t2.phantom.truth import AIR_BELOW_HU, BONE_ABOVE_HU, labels_from_h
 from nnunet_t1t2.phantom.variation import PhantomVariation
 
 FORMAT_VERSION = 1
-STREAMS = ("anatomy", "tissues", "poses", "t1", "t2", "ct")
+STREAMS = ("anatomy", "tissues", "poses", "t1", "t2", "ct", "devices")  # appended streams leave the others as they were
 
 TRANSFORM_CONVENTION = (
     "Rigid 4x4 matrices acting on column vectors [x, y, z, 1] of physical LPS coordinates in mm, "
@@ -94,8 +95,14 @@ def simulate_patient(seed: int, index: int, size: PhantomSize, has_t2: bool, ct_
 
     scene = render(anatomy, tissues.hu, body_table(), size.ct, np.linalg.inv(ct_from_t1 @ t1_from_head), size.ct_supersample)
     acquisitions["ct"] = draw_ct_acquisition(rng["ct"])
-    stored, intercept = encode_ct(acquire_ct(scene.hu, scene.signal, size.ct, acquisitions["ct"], rng["ct"]), ct_dtype)
+    devices = draw_devices(rng["devices"], variation)
+    fractions = device_fractions(devices, scene.signal, size.ct)
+    stored, intercept = encode_ct(acquire_ct(scene.hu, scene.signal, size.ct, acquisitions["ct"], rng["ct"], fractions),
+                                  ct_dtype)
     patient.volumes["ct"] = Volume(stored, size.ct, intercept, description="CT, HU after rescale")
+    if devices:
+        patient.volumes["devices_ct"] = Volume(sum(fraction for _, fraction in fractions), size.ct,
+                                               description="fraction of each CT voxel the devices fill")
 
     transforms = {"convention": TRANSFORM_CONVENTION, "ct_from_t1": describe_rigid(ct_from_t1)}
     if has_t2:
@@ -120,6 +127,7 @@ def simulate_patient(seed: int, index: int, size: PhantomSize, has_t2: bool, ct_
                   "supersample": list(size.mr_supersample)},
         "tissue_legend": "tissue_legend.json",
         "acquisition": {name: a.to_json() for name, a in acquisitions.items()},
+        **({"devices": [device.to_json() for device in devices]} if devices else {}),
         "anatomy": params.to_json(),
     }
     return patient

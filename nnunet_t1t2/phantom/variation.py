@@ -3,7 +3,8 @@
 A training schedule that works on one phantom setting may only fit that setting; whether it learns
 bone on other people's heads is checked on phantoms that differ as their data do: the scanner's
 voxels and slices, the skull's and its cortical tables' thickness (and so the diploe between them),
-how bright marrow is beside cortical bone on T1, image noise and coil bias, and head size.
+how bright marrow is beside cortical bone on T1, image noise and coil bias, head size, and the
+immobilisation devices of a radiotherapy planning CT.
 
 Every setting is a factor on (or a replacement of) what the phantom draws for each patient, applied
 after the draw: a patient's random numbers are the same under every variation, so two variations
@@ -49,6 +50,10 @@ class PhantomVariation:
     """Factor on the coefficients of the MR coil bias field's log-polynomial (stronger shading)."""
     head_scale: float = 1.0
     """Factor on head size; the fields of view grow with it, as a technologist would set them."""
+    cushion: bool = False
+    """A moulded cushion under the back of the head, on the CT only (:mod:`.devices`)."""
+    thermoplastic_mask: bool = False
+    """A thermoplastic mask over the face and the front of the head, on the CT only."""
 
     def __post_init__(self) -> None:
         for name, (low, high) in LIMITS.items():
