@@ -74,8 +74,9 @@ def judged(problem: RegistrationProblem, registration: Registration, others: Oth
     else:
         pose = check_pose(problem, registration, tolerance, "benchmark")
     others = replace(others, fit=max(problem.similarity(t) for t in (registration.transform, pose.optimum)))
-    labels, head, _, _ = labels_from_ct(problem.mr, problem.ct, registration, settings.thresholds)
-    quality = registration_quality(problem.mr, problem.mr_head, head, labels)
+    labels, head, _, _ = labels_from_ct(problem.mr, problem.mr_head, problem.ct, registration, settings.thresholds,
+                                        tolerance)
+    quality = registration_quality(problem.mr, problem.mr_head, head, labels, tolerance)
     return quality_problems(quality, pose, settings.quality, others), {**pose.record(), **others.record()}, registration
 
 

@@ -18,7 +18,7 @@ from nnunet_t1t2.conversion.registration import (Registration, RegistrationProbl
                                                  register, resample_ct_to_mr)
 from nnunet_t1t2.conversion.registration_check import PoseCheck, check_pose
 from nnunet_t1t2.conversion.timing import StageClock
-from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, mr_head_mask, tissue_labels
+from nnunet_t1t2.conversion.tissue import Thresholds, ct_head_mask, mr_head_mask, patient_head_mask, tissue_labels
 from nnunet_t1t2.volumes import label_volumes_ml
 
 
@@ -57,16 +57,21 @@ def checked_registration(problem: RegistrationProblem, registration: Registratio
     return continued, check_pose(problem, continued, tolerance, what)
 
 
-def labels_from_ct(mr: sitk.Image, ct: sitk.Image, registration: Registration, thresholds: Thresholds,
-                   given_head_mask: sitk.Image | None = None) -> tuple[sitk.Image, sitk.Image, float, sitk.Image]:
-    """The labels on the MR grid from the CT placed by ``registration``, the CT's head mask there,
-    the fraction of the MR grid the CT covers, and the CT (HU) on the MR grid."""
+def labels_from_ct(mr: sitk.Image, mr_head: sitk.Image, ct: sitk.Image, registration: Registration,
+                   thresholds: Thresholds, tolerance_mm: float, given_head_mask: sitk.Image | None = None
+                   ) -> tuple[sitk.Image, sitk.Image, float, sitk.Image]:
+    """The labels on the MR grid from the CT placed by ``registration``, inside the patient's head
+    (:func:`patient_head_mask`, from the MR's head mask ``mr_head`` and the registration tolerance
+    ``tolerance_mm``); the CT's own head mask there
+    (what lies against the patient included, for the quality figures), the fraction of the MR grid
+    the CT covers, and the CT (HU) on the MR grid."""
     ct_on_mr, ct_coverage = resample_ct_to_mr(ct, mr, registration)
-    head = ct_head_mask(ct_on_mr, thresholds.head_hu)
+    ct_head = ct_head_mask(ct_on_mr, thresholds.head_hu)
     if given_head_mask is not None:
         # An outline mask may be dilated; keeping only CT head voxels stops outside air becoming "air".
-        head = head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
-    return tissue_labels(ct_on_mr, head, thresholds), head, ct_coverage, ct_on_mr
+        ct_head = ct_head & sitk.Resample(given_head_mask, mr, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    labels = tissue_labels(ct_on_mr, patient_head_mask(ct_head, mr_head, tolerance_mm), thresholds)
+    return labels, ct_head, ct_coverage, ct_on_mr
 
 
 def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, settings: ConversionSettings,
@@ -95,9 +100,10 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
             if other_cts:
                 others = fit_of_other_patients(problem, (registration.transform, pose.optimum), other_cts, what)
     with clock.stage("labelling"):
-        labels, head, ct_coverage, ct_on_mr = labels_from_ct(mr, ct, registration, settings.thresholds,
-                                                             given_head_mask)
-        quality = registration_quality(mr, mr_head, head, labels)
+        tolerance = settings.quality.tolerance_mm(mr)
+        labels, ct_head, ct_coverage, ct_on_mr = labels_from_ct(mr, mr_head, ct, registration, settings.thresholds,
+                                                                tolerance, given_head_mask)
+        quality = registration_quality(mr, mr_head, ct_head, labels, tolerance)
         if pose is not None:
             quality.update(pose.record())
         if others is not None:

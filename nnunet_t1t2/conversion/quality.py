@@ -6,8 +6,11 @@ similarity peaks at the optimum, whether the mirrored CT would fit better, and w
 patient's CT fits the image better (:mod:`.other_patients`). Two figures of the
 labelled images are recorded beside them for a reader of ``conversion.json``:
 
-* ``head_mask_dice``: overlap of the MR's own head mask with the registered CT's. A value below
-  ``min_head_dice`` is a gross failure (wrong image, axes swapped) whatever the other figures say.
+* ``head_mask_dice``: overlap of the MR's own head mask with the registered CT's head within the
+  registration tolerance of it. A value below ``min_head_dice`` is a gross failure (wrong image,
+  axes swapped) whatever the other figures say. What the CT shows further out cannot be the MR's
+  patient under an accepted pose: it is what holds the patient (a cushion, a thermoplastic mask),
+  which the MR does not show, and it would lower the figure by its own volume, not by a misfit.
 * ``bone_signal_ratio``: median MR signal in the CT's bone over that in its soft tissue. Cortical bone
   gives no signal, but partial volume with marrow and soft tissue raises the ratio with the voxel size
   and the contrast, so it is recorded, not judged.
@@ -21,7 +24,7 @@ import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.other_patients import OtherPatientsFit
 from nnunet_t1t2.conversion.registration_check import SIMILARITY_NOISE, PoseCheck
-from nnunet_t1t2.conversion.tissue import LABELS, dice
+from nnunet_t1t2.conversion.tissue import LABELS, dice, within_mm
 from nnunet_t1t2.errors import UserError
 
 
@@ -62,13 +65,15 @@ class QualityLimits:
         return asdict(self)
 
 
-def registration_quality(mr: sitk.Image, mr_head: sitk.Image, ct_head: sitk.Image, labels: sitk.Image) -> dict:
-    """The recorded figures of the labelled images (all on the MR grid)."""
+def registration_quality(mr: sitk.Image, mr_head: sitk.Image, ct_head: sitk.Image, labels: sitk.Image,
+                         tolerance_mm: float) -> dict:
+    """The recorded figures of the labelled images (all on the MR grid); ``tolerance_mm`` is the
+    registration's (:meth:`QualityLimits.tolerance_mm`)."""
     signal = sitk.GetArrayViewFromImage(mr)
     label = sitk.GetArrayViewFromImage(labels)
     bone, soft = signal[label == LABELS["bone"]], signal[label == LABELS["soft_tissue"]]
     ratio = float(np.median(bone) / np.median(soft)) if bone.size and soft.size and np.median(soft) > 0 else None
-    return {"head_mask_dice": round(dice(mr_head, ct_head), 4),
+    return {"head_mask_dice": round(dice(mr_head, ct_head & within_mm(mr_head, tolerance_mm)), 4),
             "bone_signal_ratio": None if ratio is None else round(ratio, 4)}
 
 

@@ -3,7 +3,8 @@
 Labels are thresholds of the CT after it has been resampled onto the MR grid: interpolating HU and
 thresholding afterwards keeps partial-volume voxels honest, where interpolating a label map would
 not. Everything outside the head mask is background, so the air around the head, the foam head
-rest and the couch never become "air" or "soft tissue".
+rest, the couch and the devices moulded to a planning CT's patient never become "air" or "soft
+tissue" (:func:`patient_head_mask`).
 """
 from __future__ import annotations
 
@@ -42,6 +43,32 @@ def ct_head_mask(ct_hu: sitk.Image, head_hu: float) -> sitk.Image:
     reduced to the largest connected piece (the couch is separated from the head by the air gap
     under the head rest)."""
     return _largest_component(fill_holes(ct_hu > head_hu))
+
+
+def patient_head_mask(ct_head: sitk.Image, mr_head: sitk.Image, tolerance_mm: float) -> sitk.Image:
+    """The patient's head on the MR grid: the registered CT's head (:func:`ct_head_mask`) inside the
+    outline of the MR's own head mask (:func:`mr_head_mask`), its largest piece.
+
+    A planning CT shows what holds the head still (head rests, moulded cushions, thermoplastic masks,
+    bite blocks) against the skin, with HU from foam's to above water's, so no threshold tells them
+    from skin and they join the CT's head. The MR shows none of them. Each image bounds the head
+    where the other cannot: the MR, which needs no HU, at the skin; the CT, which needs no MR signal,
+    inside and at the partial-volume edge, where the MR mask, taken just above the background noise,
+    is the more generous of the two. Inside, the MR mask has gaps where tissue without MR signal
+    (cortical bone, mastoid air cells) reaches the skin and opens a dark region to the outside air;
+    the outline closes gaps narrower than ``tolerance_mm`` (the registration's, 1.5 MR voxels, so it
+    scales with each image) and fills what they enclosed. The rule uses no device's HU and no size
+    of any device; the outline is not grown by the tolerance, because a thermoplastic sheet is
+    thinner than that, and CT tissue beyond the MR's skin is not in the MR image, whatever put it there."""
+    radius = [max(1, round(tolerance_mm / spacing)) for spacing in mr_head.GetSpacing()]
+    outline = fill_holes(sitk.BinaryMorphologicalClosing(mr_head, radius, sitk.sitkBall))
+    return _largest_component(ct_head & outline)
+
+
+def within_mm(mask: sitk.Image, distance_mm: float) -> sitk.Image:
+    """``mask`` grown by ``distance_mm`` (physical distance, whatever the voxel shape)."""
+    distance = sitk.SignedMaurerDistanceMap(mask, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    return distance <= distance_mm
 
 
 def mr_head_mask(mr: sitk.Image) -> sitk.Image:
