@@ -54,7 +54,7 @@ def checked_registration(problem: RegistrationProblem, registration: Registratio
         return registration, pose
     continued = problem.optimise(pose.optimum, what, levels=problem.levels[-1:])
     continued = replace(continued, extra={**continued.extra, "continued_from_a_better_optimum_mm": pose.uncertainty_mm})
-    return continued, check_pose(problem, continued, tolerance, what)
+    return continued, check_pose(problem, continued, tolerance, what, evidence=pose.evidence)
 
 
 def labels_from_ct(mr: sitk.Image, mr_head: sitk.Image, ct: sitk.Image, registration: Registration,

@@ -23,7 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.registration import RegistrationProblem
-from nnunet_t1t2.conversion.registration_check import SIMILARITY_NOISE
+from nnunet_t1t2.conversion.registration_check import SIMILARITY_NOISE, CheckEffort
 from nnunet_t1t2.errors import UserError
 
 
@@ -67,19 +67,23 @@ def compared_patients(patient: str, subjects: dict[str, str], ct_bytes: dict[str
 
 
 def fit_of_other_patients(problem: RegistrationProblem, poses: Iterable[sitk.Transform],
-                          other_cts: dict[str, sitk.Image], what: str) -> OtherPatientsFit:
+                          other_cts: dict[str, sitk.Image], what: str,
+                          effort: CheckEffort = CheckEffort()) -> OtherPatientsFit:
     """The similarity of ``problem``'s CT at the best of ``poses`` (the registration and the optimum its
     check found: the question is whose CT this is, not whether the pose is right) and of each of
     ``other_cts`` (patient -> CT in HU) at the optimum its registration to the same MR image finds (the
-    pyramid on the working copies, from the scanner's coordinates, as the given CT was registered first)."""
+    pyramid on the working copies, from the scanner's coordinates, as the given CT was registered first,
+    with the check's ``effort``; the MR's copies are shared)."""
     others, same = {}, []
     for patient, ct in other_cts.items():
         if _same_image(ct, problem.ct):
             same.append(patient)
             continue
-        other = RegistrationProblem.prepare(problem.mr, ct, problem.mr_head, problem.settings)
+        other = problem.with_ct(ct)
         try:
-            others[patient] = other.similarity(other.optimise(other.scanner_pose(), what, native=False).transform)
+            registered = other.optimise(other.scanner_pose(), what, native=False,
+                                        samples_per_level=effort.samples_per_level(problem))
+            others[patient] = other.similarity(registered.transform)
         except UserError:  # no optimum found: this CT fits nowhere, which is no evidence against the given one
             others[patient] = None
     return OtherPatientsFit(max(problem.similarity(pose) for pose in poses), others, tuple(same))

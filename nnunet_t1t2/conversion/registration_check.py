@@ -28,6 +28,13 @@ registration's own similarity (Mattes mutual information over the MR head, on th
 
 The tolerance is the larger of a number of MR voxels (their largest edge) and a floor in mm, so the
 limits scale with each case's resolution. Every figure is recorded in ``conversion.json``.
+
+Cost: the check runs about a dozen registrations on the working copies, so work is shared wherever the
+figures allow it: the mirrored CT and other patients' CTs reuse the MR's working copies (the mirror is
+of the CT's working copy), the check's registrations draw fewer samples than the one that places the
+labels (:class:`CheckEffort`), and what does not depend on the pose (the MR's own sharpness, the
+mirrored CT's fit: :class:`ImageEvidence`) is measured once per image, not again for a continued
+registration.
 """
 from __future__ import annotations
 
@@ -53,6 +60,28 @@ SIMILARITY_NOISE = 0.005
 
 
 @dataclass(frozen=True)
+class CheckEffort:
+    """How hard the check's own registrations work. They only have to tell optima apart (every pose
+    they end at is then scored by :meth:`RegistrationProblem.similarity`), not place labels, so they
+    draw ``sample_fraction`` of the registration's samples per level (its seed, so they repeat exactly)."""
+
+    sample_fraction: float = 0.5
+
+    def samples_per_level(self, problem: RegistrationProblem) -> int:
+        return max(1, round(self.sample_fraction * problem.settings.samples_per_level))
+
+
+@dataclass(frozen=True)
+class ImageEvidence:
+    """What the check measures of the images whatever the pose under test: the MR's own sharpness (the
+    reference of the CT's) and the best fit of the mirrored CT. Measured once per MR image and reused
+    when the check runs again on a continued registration."""
+
+    mr_sharpness: float
+    mirrored_fit: float
+
+
+@dataclass(frozen=True)
 class PoseCheck:
     tolerance_mm: float
     uncertainty_mm: float
@@ -65,6 +94,7 @@ class PoseCheck:
     """How far that optimum lies from the pose under test (mean over the head)."""
     optimum_gain: float
     """How much more similar that optimum is than the pose under test (a fraction; > 0: better)."""
+    evidence: ImageEvidence
 
     def record(self) -> dict:
         return {"tolerance_mm": round(self.tolerance_mm, 3), "uncertainty_mm": round(self.uncertainty_mm, 3),
@@ -98,14 +128,16 @@ class PoseCheck:
         return problems
 
 
-def check_pose(problem: RegistrationProblem, registration: Registration, tolerance: float, what: str) -> PoseCheck:
+def check_pose(problem: RegistrationProblem, registration: Registration, tolerance: float, what: str,
+               evidence: ImageEvidence | None = None, effort: CheckEffort = CheckEffort()) -> PoseCheck:
     """The figures of the module docstring for ``registration`` (any pose, found or given); ``tolerance``
-    mm sets how far the restarts start and how far the sharpness moves reach (at least two working voxels)."""
+    mm sets how far the restarts start and how far the sharpness moves reach (at least two working voxels).
+    ``evidence`` of an earlier check of the same images is reused, not measured again."""
     pose = registration.transform
     points = head_points(problem.mr_head)
     centre = problem.head_centre()
     shift = max(RESTART_SHIFT_MM, tolerance)
-    restarts = _restarted(problem, pose, centre, shift, what)
+    restarts = _restarted(problem, pose, centre, shift, effort, what)
     distances = tuple(mean_displacement(r.transform, pose, points) for r in restarts)
 
     # Sharpness and the mirror test are asked of the optimum the restarts found, not of the pose: a
@@ -113,32 +145,39 @@ def check_pose(problem: RegistrationProblem, registration: Registration, toleran
     at_optimum, optimum = max(((problem.similarity(r.transform), r.transform) for r in restarts),
                               key=lambda scored: scored[0])
     probe = max(tolerance, SHARPNESS_PROBE_VOXELS * problem.settings.working_spacing_mm)
-    sharpness = _sharpness(problem, optimum, centre, probe) / _sharpness(problem, problem.scanner_pose(), centre,
-                                                                         probe, moving=problem.coarse_mr)
-
-    # The mirrored CT gets the same effort as the CT: registered from the scanner's coordinates, then
-    # restarted around that result (a registration from the scanner's coordinates alone can stop in a
-    # local optimum on thick slices, and a failed alternative would make any CT look unflipped).
-    mirrored = RegistrationProblem.prepare(problem.mr, mirrored_left_right(problem.ct), problem.mr_head,
-                                           problem.settings)
-    first = mirrored.optimise(mirrored.scanner_pose(), what, native=False)
-    mirrored_fit = max(mirrored.similarity(r.transform)
-                       for r in (first, *_restarted(mirrored, first.transform, centre, shift, what)))
-    gain = (mirrored_fit - at_optimum) / at_optimum if at_optimum > 0 else float("inf")
+    if evidence is None:
+        evidence = ImageEvidence(
+            _sharpness(problem, problem.scanner_pose(), centre, probe, moving=problem.coarse_mr),
+            _mirrored_fit(problem, centre, shift, effort, what))
+    sharpness = _sharpness(problem, optimum, centre, probe) / evidence.mr_sharpness
+    gain = (evidence.mirrored_fit - at_optimum) / at_optimum if at_optimum > 0 else float("inf")
     at_pose = problem.similarity(pose)
     optimum_gain = float((at_optimum - at_pose) / at_pose) if at_pose > 0 else float("inf")
     optimum_mm = mean_displacement(optimum, pose, points)
     uncertainty = max(float(np.median(distances)), optimum_mm if optimum_gain > SIMILARITY_NOISE else 0.0)
     return PoseCheck(tolerance, uncertainty, distances, float(sharpness), float(gain), optimum, optimum_mm,
-                     optimum_gain)
+                     optimum_gain, evidence)
 
 
-def _restarted(problem: RegistrationProblem, pose: sitk.Euler3DTransform, centre, shift_mm: float,
+def _mirrored_fit(problem: RegistrationProblem, centre, shift_mm: float, effort: CheckEffort, what: str) -> float:
+    """The best similarity of the left-right mirrored CT (its working copy mirrored, the MR's copies
+    shared). It gets the same effort as the CT: registered from the scanner's coordinates, then
+    restarted around that result (a registration from the scanner's coordinates alone can stop in a
+    local optimum on thick slices, and a failed alternative would make any CT look unflipped)."""
+    mirrored = problem.with_ct(problem.ct, coarse_ct=mirrored_left_right(problem.coarse_ct))
+    first = mirrored.optimise(mirrored.scanner_pose(), what, native=False,
+                              samples_per_level=effort.samples_per_level(problem))
+    return max(mirrored.similarity(r.transform)
+               for r in (first, *_restarted(mirrored, first.transform, centre, shift_mm, effort, what)))
+
+
+def _restarted(problem: RegistrationProblem, pose: sitk.Euler3DTransform, centre, shift_mm: float, effort: CheckEffort,
                what: str) -> list[Registration]:
     """The registration on the working copies restarted from poses ``shift_mm`` and
-    :data:`RESTART_ANGLE_DEG` around ``pose``, one per :data:`RESTART_DIRECTIONS`."""
+    :data:`RESTART_ANGLE_DEG` around ``pose``, one per :data:`RESTART_DIRECTIONS`, with the check's ``effort``."""
     return [problem.optimise(moved_pose(pose, centre, shift_mm * RESTART_DIRECTIONS[(k + 1) % 4],
-                                        RESTART_DIRECTIONS[k], RESTART_ANGLE_DEG), what, native=False)
+                                        RESTART_DIRECTIONS[k], RESTART_ANGLE_DEG), what, native=False,
+                             samples_per_level=effort.samples_per_level(problem))
             for k in range(len(RESTART_DIRECTIONS))]
 
 
