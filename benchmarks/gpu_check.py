@@ -313,18 +313,19 @@ def prediction_part(settings: Settings, device: torch.device, work: Path, record
     record |= {"model": str(model.relative_to(work)), "load_seconds": time.perf_counter() - started,
                "tile_step_size": protocol.prediction_step_size, "test_time_mirroring": settings.test_time_mirroring,
                "cases": []}
-    out = work / "predictions"
-    out.mkdir()
     for case in [cases[0], *cases]:  # the first prediction includes cuDNN's algorithm search
+        dataset = case.parent.parent.name
+        (work / "predictions" / dataset).mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        predictor.predict_from_files_sequential([[str(case)]], [str(out / case.name.removesuffix("_0000.nii.gz"))])
+        predictor.predict_from_files_sequential(
+            [[str(case)]], [str(work / "predictions" / dataset / case.name.removesuffix("_0000.nii.gz"))])
         if device.type == "cuda":
             torch.cuda.synchronize()
+        seconds = time.perf_counter() - started
         reader = sitk.ImageFileReader()
         reader.SetFileName(str(case))
         reader.ReadImageInformation()
-        record["cases"].append({"case": case.name, "size": list(reader.GetSize()),
-                                "seconds": time.perf_counter() - started})
+        record["cases"].append({"case": f"{dataset}/{case.name}", "size": list(reader.GetSize()), "seconds": seconds})
     record["seconds_per_case"] = median(c["seconds"] for c in record["cases"][1:])
 
 
