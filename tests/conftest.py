@@ -116,7 +116,17 @@ SLOW_FIXTURES = {"phantom_datasets", "source_model", "linked_target", "study", "
                  "coarse_phantom", "fresh_nnunet", "installed", "fresh", "checkout"}
 
 
+#: The test files that take longest, longest first: pytest-xdist hands files to its workers in
+#: collection order (pytest.ini: --no-loadscope-reorder), so these start first and the run does not end
+#: with one worker alone on a long file. The others follow in their usual order.
+LONGEST_FIRST = ("test_study.py", "test_gpu_check.py", "test_predict.py", "test_transfer.py", "test_conversion.py",
+                 "test_seunet_trainer.py", "test_hybrid.py", "test_checkpoints.py", "test_seeds.py",
+                 "test_layouts.py", "test_install.py", "test_planning_ct_devices.py")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's own order stays
