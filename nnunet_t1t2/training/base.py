@@ -130,10 +130,12 @@ class T1T2Trainer(nnUNetTrainer):
         super().on_epoch_start()
 
     def on_epoch_end(self):
-        super().on_epoch_end()
+        # before nnU-Net's: its validation is logged already, and it saves checkpoint_latest.pth (and
+        # with it the selection) before it moves on to the next epoch
         _, history = self.selection_signal()
         if selected_epoch(history) == len(history) - 1:
             self.selected_weights = weights_snapshot(unwrap(self.network))
+        super().on_epoch_end()
 
     def selection_signal(self) -> tuple[str, list[float]]:
         return selection_signal(self.logger, self.dataset_json["labels"], self.label_manager.foreground_labels)
@@ -198,7 +200,9 @@ class T1T2Trainer(nnUNetTrainer):
     def pseudo_dice_record(self, epoch: int) -> dict[str, dict]:
         """Per foreground class: nnU-Net's validation pseudo Dice at ``epoch``, at the last epoch and
         at its best, so that a class learned only for a while shows as such."""
-        history = self.logger.get_value("dice_per_class_or_region", None)
+        history = self.logger.get_value("dice_per_class_or_region", None) or []
+        if len(history) <= epoch:  # nothing validated per class (a training of no epoch)
+            return {}
         names = {value: name for name, value in self.dataset_json["labels"].items() if isinstance(value, int)}
         record = {}
         for index, label in enumerate(self.label_manager.foreground_labels):
