@@ -313,6 +313,7 @@ def test_continuing_with_another_setup_is_refused(study):
     assert "another set-up" in result.stderr and "plans" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_failed_step_names_itself_and_its_log(tmp_path):
     (tmp_path / "empty").mkdir()
     result = subprocess.run(study_command(tmp_path / "empty", tmp_path / "out"), env=environment(),
@@ -323,6 +324,7 @@ def test_a_failed_step_names_itself_and_its_log(tmp_path):
     assert "run the same command again" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_study_without_t2_test_patients_stops_before_any_training(tmp_path):
     """The conversion's options reach the study; a split that leaves no T2 test patient stops the study
     right after the conversion, naming the data set and what is missing, with no model trained."""
