@@ -12,8 +12,8 @@ The selected epoch is a pure function of the logged history (like the plateau ru
 of the value the training is judged by (:func:`selection_signal`), the first to reach it by more
 than the plateau's ``min_delta``; where that value never reached :data:`STARTED_DICE` nothing was
 learned to select on, and the last epoch is kept. The weights of the best epoch so far travel with
-``checkpoint_latest.pth`` in :data:`LATEST_SELECTION` (written with it), so ``--c`` ends with exactly
-the model an uninterrupted run leaves.
+``checkpoint_latest.pth`` in :data:`LATEST_SELECTION` (written with it), so that after ``--c`` the
+epochs before the interruption compete as they would have.
 """
 from __future__ import annotations
 
