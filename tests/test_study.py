@@ -47,6 +47,8 @@ SOURCE_FOLD_FOLDER = "nnUNet_results/seed_0/Dataset501_PatientsT1/SEUNetTrainer_
 #: The T2 strategies that train (no fine-tuning only validates the source): the failure goes into one of them.
 TRAINED_T2 = [strategy for strategy in RUN_STRATEGIES if strategy not in ("no-ft", "augmentation")]
 TIMEOUT_S = 1500
+#: Two local workers, or one on a one-core machine (the study refuses more workers than cores).
+WORKERS = min(2, len(os.sched_getaffinity(0)))
 
 
 def environment() -> dict[str, str]:
@@ -156,7 +158,7 @@ def study(tmp_path_factory) -> Study:
 
     log = root / "killed_run.log"
     with open(log, "w", encoding="utf-8") as stream:
-        first = subprocess.Popen(study_command(data, out, "--workers", "2"), env=environment(), stdout=stream,
+        first = subprocess.Popen(study_command(data, out, "--workers", str(WORKERS)), env=environment(), stdout=stream,
                                  stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for(lambda: (out / "study_state.json").is_file() and SOURCE_STEP in state(out)["steps"],
@@ -181,7 +183,7 @@ def study(tmp_path_factory) -> Study:
     unreadable.parent.mkdir(parents=True, exist_ok=True)
     unreadable.write_bytes(b"not a checkpoint")
     os.utime(unreadable, (time.time() + 86400, time.time() + 86400))  # newer than the source: --c is used
-    with_failure = run(data, out, 2)
+    with_failure = run(data, out, WORKERS)
     assert (out / "report.md").is_file(), with_failure.stdout[-3000:] + with_failure.stderr[-3000:]
     state_with_failure = state(out)
     report_with_failure = (out / "report.md").read_text(encoding="utf-8")
@@ -218,6 +220,7 @@ def test_a_failed_strategy_leaves_the_others_finished_and_the_report_written(stu
     assert trainer in study.report_with_failure.split("## Failed steps")[1].split("##")[0]
 
 
+@pytest.mark.skipif(WORKERS < 2, reason="one core: the study runs one worker")
 def test_two_workers_run_two_trainings_at_once(study):
     steps = study.state_with_failure["steps"]
     ran = [steps[f"train/seed_0/{s}/fold_0"] for s in ["source", *RUN_STRATEGIES] if s != study.failing]
