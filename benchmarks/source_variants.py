@@ -25,8 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from statistics import fmean
 
-import torch
-
+from nnunet_t1t2.checkpoints import load_checkpoint
 from nnunet_t1t2.conversion.pipeline import default_name
 from nnunet_t1t2.labels import BONE, LABELS
 from nnunet_t1t2.phantom import PhantomVariation, generate_phantom
@@ -78,7 +77,7 @@ def prepare(context: StudyContext, variation: PhantomVariation) -> None:
 def validation_bone_dice(context: StudyContext, seed: int) -> list[float]:
     """The validation pseudo Dice of bone per epoch, from nnU-Net's log in the final checkpoint."""
     folder = context.layout.fold_folder(source_model(context.protocol, seed))
-    logged = torch.load(folder / "checkpoint_final.pth", map_location="cpu", weights_only=False)["logging"]
+    logged = load_checkpoint(folder / "checkpoint_final.pth")["logging"]
     foreground = [value for name, value in LABELS.items() if name != "background"]
     return [round(d, 3) for d in monitored_history(logged["dice_per_class_or_region"], LABELS, foreground)[1]]
 
