@@ -18,13 +18,13 @@ has to learn bone on every variant, not just on the default.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 from statistics import fmean
 
+from nnunet_t1t2.atomic import write_json_atomically
 from nnunet_t1t2.checkpoints import load_checkpoint
 from nnunet_t1t2.conversion.pipeline import default_name
 from nnunet_t1t2.labels import BONE, LABELS
@@ -138,11 +138,14 @@ def main() -> None:
               "phantom": asdict(PRESETS["demo"].phantom),
               "variants": {name: VARIANTS[name].to_json() for name in variants}}
     started = time.perf_counter()
-    rows = [row for name in variants for row in run_variant(name, args.out, seeds, environ)]
-    record.update(rows=rows, total_seconds=round(time.perf_counter() - started), load_1min_after=os.getloadavg()[0])
-    print(table(rows))
+    rows = []
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    for name in variants:  # the file is rewritten after each variant: a long run stopped early keeps what it measured
+        rows += run_variant(name, args.out, seeds, environ)
+        record.update(rows=rows, total_seconds=round(time.perf_counter() - started),
+                      load_1min_after=os.getloadavg()[0], complete=len(rows) == len(variants) * len(seeds))
+        write_json_atomically(args.results, record)
+    print(table(rows))
     print(f"results in {args.results}")
 
 
