@@ -21,15 +21,17 @@ import time
 from pathlib import Path
 
 from nnunet_t1t2.conversion.pipeline import default_name
-from nnunet_t1t2.study.findings import TEST_SET, short_name, verdict
+from nnunet_t1t2.study.classes import BONE_CLASS
+from nnunet_t1t2.study.findings import TEST_SET, verdict
 from nnunet_t1t2.study.layout import StudyLayout
 from nnunet_t1t2.study.learning import learning_failures
 from nnunet_t1t2.study.protocol import make_protocol
 from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.runner import PHANTOM
 from nnunet_t1t2.study.statistics import paired_comparison
+from nnunet_t1t2.study.strategies import STRATEGIES
 
-BONE = "2"
+BONE = BONE_CLASS.key
 BASELINE = "no-ft"
 
 
@@ -61,7 +63,7 @@ def summary(seed: int, out: Path, seconds: float, cpu_seconds: float) -> list[st
     for strategy in protocol.t2_strategies:
         if strategy.family == "hybrid":
             comparison = results.comparison(strategy.key, BASELINE, TEST_SET, BONE)
-            lines.append("  " + (verdict("T2 bone", short_name(strategy.key), short_name(BASELINE), comparison)
+            lines.append("  " + (verdict("T2 bone", strategy.short_name, STRATEGIES[BASELINE].short_name, comparison)
                                  if comparison else f"{strategy.key}: not evaluated"))
     return lines
 
@@ -82,7 +84,7 @@ def pooled_verdicts(runs: dict[int, Path]) -> list[str]:
                          for run, patients in results_of(seed, out).per_patient_values(role, TEST_SET, BONE).items()}
                   for role in (strategy.key, BASELINE)}
         comparison = paired_comparison(values[strategy.key], values[BASELINE])
-        lines.append("  " + (verdict("T2 bone", short_name(strategy.key), short_name(BASELINE), comparison)
+        lines.append("  " + (verdict("T2 bone", strategy.short_name, STRATEGIES[BASELINE].short_name, comparison)
                              if comparison else f"{strategy.key}: not evaluated"))
     return lines
 

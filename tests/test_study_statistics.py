@@ -13,6 +13,8 @@ from scipy import stats
 
 from nnunet_t1t2.evaluation import DISTANCES, evaluation_classes, metrics_from_counts, summarize, write_json
 from nnunet_t1t2.evaluation.classes import DEFAULT_LABELS
+from nnunet_t1t2.labels import BONE
+from nnunet_t1t2.study.classes import BONE_CLASS, CLASSES, HEAD_CLASSES
 from nnunet_t1t2.study.findings import findings
 from nnunet_t1t2.study.layout import Model, StudyLayout
 from nnunet_t1t2.study.protocol import make_protocol
@@ -20,6 +22,7 @@ from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.findings import verdict
 from nnunet_t1t2.study.statistics import (BOOTSTRAP_SEED, RESAMPLES, bootstrap_interval, estimate,
                                           paired_comparison, patient_means, wilcoxon_p)
+from nnunet_t1t2.study.strategies import STRATEGIES
 from nnunet_t1t2.study.tables import per_patient_table
 
 
@@ -111,7 +114,7 @@ def test_degenerate_inputs_have_no_interval_or_a_plain_p():
 
 # --- a tiny study written by hand: two strategies, two seeds, four T2 test patients -------------------
 
-CLASSES = evaluation_classes(DEFAULT_LABELS)
+CLASSES_EVALUATED = evaluation_classes(DEFAULT_LABELS)
 VOXELS = 1000
 #: (role, seed) -> bone TP per patient, out of 100 reference bone voxels (FP = FN = 100 - TP).
 BONE_TP = {("no-ft", 0): [40, 50, 45, 55], ("no-ft", 1): [42, 48, 47, 50],
@@ -136,7 +139,7 @@ def write_study(tmp_path, air: tuple[int, int, int] = (0, 0, 0)) -> StudyResults
     results = StudyResults(layout, protocol)
     for (role, seed), tps in BONE_TP.items():
         model = results.model(role, (seed, 0))
-        write_json(summarize([case_entry(c, tp, air) for c, tp in zip(PATIENTS, tps)], CLASSES),
+        write_json(summarize([case_entry(c, tp, air) for c, tp in zip(PATIENTS, tps)], CLASSES_EVALUATED),
                    layout.evaluation_file(model, "T2"))
     for seed, bone in ((0, 0.02), (1, 0.81)):  # nnU-Net's validation: seed 0's source learned no bone
         validation = layout.fold_folder(Model("source", "T1", protocol.source_trainer(), 0, seed)) / "validation"
@@ -209,3 +212,14 @@ def test_a_class_no_strategy_learned_is_said_so_with_its_share_of_the_head(tmp_p
     assert f"**No strategy segments T2 air inside the head** (best Dice below 0.1; it is {share:.1%} of the " \
            f"head's voxels in the test labels" in text
     assert "**empty**" not in text
+
+
+def test_the_report_classes_are_the_evaluation_summary_keys_and_names_unique():
+    """The study's tables, sentences and figures look classes up by the keys the evaluation writes."""
+    summary = summarize([case_entry("P1_T2", 50, (1, 0, 0))], CLASSES_EVALUATED)
+    assert [tissue.key for tissue in CLASSES] and {tissue.key for tissue in CLASSES} == set(summary["mean"])
+    assert BONE_CLASS.labels == (BONE,) and summary["mean"][BONE_CLASS.key]["Dice"] == pytest.approx(0.5)
+    assert {tissue.labels for tissue in HEAD_CLASSES} == {(v,) for v in DEFAULT_LABELS.values() if v != 0}
+    for field in ("name", "words", "colour"):
+        assert len({getattr(tissue, field) for tissue in CLASSES}) == len(CLASSES), field
+    assert len({strategy.short_name for strategy in STRATEGIES.values()}) == len(STRATEGIES)

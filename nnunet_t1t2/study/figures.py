@@ -11,7 +11,8 @@ from pathlib import Path
 from statistics import fmean
 
 from nnunet_t1t2.study.paper_values import COMPUTE_TIME_FINDING, FOLD_TABLES
-from nnunet_t1t2.study.results import CLASSES, StudyResults
+from nnunet_t1t2.study.classes import CLASSES
+from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.statistics import Estimate
 from nnunet_t1t2.study.strategies import STRATEGIES
 
@@ -22,7 +23,6 @@ FIGURE_FILES = {
     "fig7": "fig7_compute_time.png",
     "sizes": "dice_vs_t2_training_patients.png",
 }
-CLASS_COLOURS = {"2": "tab:orange", "1": "tab:green", "(0, 3)": "tab:blue", "3": "tab:purple"}
 DPI = 120
 
 
@@ -63,7 +63,7 @@ def draw_dice_per_strategy(results: StudyResults, path: Path) -> None:
         points = [(y, value) for y, value in points if value is not None]
         if points:
             axes.errorbar([v.mean for _, v in points], [y for y, _ in points], xerr=error_bars([v for _, v in points]),
-                          fmt="o", color=CLASS_COLOURS[tissue.key], capsize=3, label=tissue.name.split(",")[0])
+                          fmt="o", color=tissue.colour, capsize=3, label=tissue.short_name)
     if strategies:
         axes.set_yticks(range(len(strategies)), [s.label for s in strategies], fontsize=8)
         axes.invert_yaxis()
@@ -101,7 +101,7 @@ def draw_dice_vs_t2_size(results: StudyResults, path: Path) -> None:
                           yerr=error_bars([v for _, v in line]), marker="o", capsize=3,
                           linestyle="-" if strategy.trains_on_t2 else "--", label=strategy.label)
         axes.set_xticks(list(positions.values()), [size_label(results, size) for size in positions])
-        axes.set_title(tissue.name.split(",")[0], fontsize=10)
+        axes.set_title(tissue.short_name, fontsize=10)
         axes.set_xlabel("T2 training patients")
         axes.set_ylim(0, 1)
     panels[0][0].set_ylabel("T2 test DSC (mean over patients, 95 % CI)")
@@ -123,16 +123,16 @@ def draw_dice_vs_retrained_layers(results: StudyResults, path: Path) -> None:
     paper = {row.strategy: row.values for row in FOLD_TABLES[4] if row.fold == "avg"}
     figure, axes = plt.subplots(figsize=(7.5, 4.8))
     for tissue in CLASSES:
-        colour = CLASS_COLOURS[tissue.key]
+        colour = tissue.colour
         ours = [(s.retrained_convs, results.estimate(s.key, "T2", tissue.key)) for s in depths]
         ours = [(x, value) for x, value in ours if value is not None]
         if ours:
             axes.errorbar([x for x, _ in ours], [value.mean for _, value in ours],
                           yerr=error_bars([value for _, value in ours]),
-                          marker="o", color=colour, capsize=3, label=f"{tissue.name.split(',')[0]} (ours)")
+                          marker="o", color=colour, capsize=3, label=f"{tissue.short_name} (ours)")
         if tissue.paper:
             axes.plot([s.retrained_convs for s in depths], [paper[s.key][tissue.paper]["DSC"] for s in depths],
-                      linestyle="--", color=colour, alpha=0.6, label=f"{tissue.name.split(',')[0]} (paper, Table 4)")
+                      linestyle="--", color=colour, alpha=0.6, label=f"{tissue.short_name} (paper, Table 4)")
     if not any(s in results.protocol.strategies for s in depths):
         axes.text(0.5, 0.5, "no conservative fine tuning was run (ours)", transform=axes.transAxes, ha="center")
     axes.set_xticks([s.retrained_convs for s in depths], ["FC" if s.retrained_convs == 0 else str(s.retrained_convs)

@@ -14,37 +14,19 @@ from __future__ import annotations
 from nnunet_t1t2.study.layout import Model
 from nnunet_t1t2.study.learning import (LEARNED_NOTHING_DICE, LearningFailure, learning_failures,
                                        pseudo_dice_text, transiently_learned, uninterpretable_classes)
-from nnunet_t1t2.study.results import CLASSES, StudyResults, TissueClass
+from nnunet_t1t2.study.classes import BONE_CLASS, BY_KEY, CLASSES, HEAD_CLASSES, TissueClass
+from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.statistics import Estimate, PairedComparison, Sample
 from nnunet_t1t2.study.strategies import STRATEGIES, Strategy
 
 TEST_SET = "T2"
 BASELINE = "no-ft"
-CLASS_WORDS = {"2": "bone", "1": "soft tissue", "(0, 3)": "air including the air around the head",
-               "3": "air inside the head"}
-#: The classes that make up the head (the labels inside it).
-HEAD_CLASSES = ("1", "2", "3")
 ROLE_NAMES = {"source": "the T1 source model", "augmentation": "the T1+T2 model"}
-
-
-def short_name(key: str) -> str:
-    """A strategy's name as a sentence says it: "hybrid multiplication", "no fine-tuning"."""
-    strategy: Strategy = STRATEGIES[key]
-    if strategy.family == "none":
-        return "no fine-tuning"
-    if strategy.family == "open":
-        return "open fine-tuning"
-    if strategy.family == "conservative":
-        return "fine-tuning the final classifier" if not strategy.retrained_convs else \
-            f"fine-tuning {strategy.retrained_convs} conv layers"
-    if strategy.family == "hybrid":
-        return "hybrid " + strategy.label.split(": ")[-1]
-    return "the T1+T2 model"
 
 
 def role_name(role: str) -> str:
     """"the T1 source model", "the T1+T2 model", "hybrid multiplication"."""
-    return ROLE_NAMES[role] if role in ROLE_NAMES else short_name(role)
+    return ROLE_NAMES[role] if role in ROLE_NAMES else STRATEGIES[role].short_name
 
 
 def model_name(role: str) -> str:
@@ -94,12 +76,12 @@ def findings(results: StudyResults) -> str:
     uninterpretable = uninterpretable_classes(failures)
     lines = [learning_line(key, [f for f in failures if f.class_key == key])
              for key in dict.fromkeys(f.class_key for f in failures)]
-    lines += [f"- **Not interpretable: every T2 strategy on {CLASS_WORDS.get(key, key)}**, since they start from a "
+    lines += [f"- **Not interpretable: every T2 strategy on {BY_KEY[key].words}**, since they start from a "
               f"T1 source model that learned none (seed {', '.join(map(str, seeds))})." for key, seeds in
               uninterpretable.items()]
     lines += transient_lines(results)
     for role in ("source", "augmentation"):
-        bone = results.estimate(role, "T1", "2")
+        bone = results.estimate(role, "T1", BONE_CLASS.key)
         if bone is not None:
             lines.append(f"- {model_name(role)} on the T1 test set: bone Dice {estimate_text(bone)}.")
     for tissue in CLASSES:
@@ -138,7 +120,7 @@ def transient_lines(results: StudyResults) -> list[str]:
 
 
 def class_findings(results: StudyResults, tissue: TissueClass, uninterpretable: bool) -> list[str]:
-    where = f"T2 {CLASS_WORDS.get(tissue.key, tissue.name.lower())}"
+    where = f"T2 {tissue.words}"
     estimates = {s.key: results.estimate(s.key, TEST_SET, tissue.key) for s in results.protocol.t2_strategies}
     estimates = {key: value for key, value in estimates.items() if value is not None}
     if results.reference_voxels(TEST_SET, tissue.key) == 0:
@@ -148,9 +130,9 @@ def class_findings(results: StudyResults, tissue: TissueClass, uninterpretable: 
         return []
     prefix = "(not interpretable, see above) " if uninterpretable else ""
     best = max(estimates, key=lambda key: estimates[key].mean)
-    lines = [f"- {prefix}Best on {where}: {short_name(best)}, Dice {estimate_text(estimates[best])}."]
+    lines = [f"- {prefix}Best on {where}: {STRATEGIES[best].short_name}, Dice {estimate_text(estimates[best])}."]
     if estimates[best].mean < LEARNED_NOTHING_DICE:
-        head = sum(results.reference_voxels(TEST_SET, key) or 0 for key in HEAD_CLASSES)
+        head = sum(results.reference_voxels(TEST_SET, head.key) or 0 for head in HEAD_CLASSES)
         share = f"; it is {results.reference_voxels(TEST_SET, tissue.key) / head:.1%} of the head's voxels in the " \
                 f"test labels, the last class a short training learns" if head else ""
         lines.append(f"- {prefix}**No strategy segments {where}** (best Dice below {LEARNED_NOTHING_DICE}{share}).")
@@ -161,5 +143,6 @@ def class_findings(results: StudyResults, tissue: TissueClass, uninterpretable: 
                 continue  # each pair once, and never a strategy against itself
             comparison = results.comparison(key, baseline, TEST_SET, tissue.key)
             if comparison is not None:
-                lines.append(f"- {prefix}{verdict(where, short_name(key), short_name(baseline), comparison)}")
+                names = STRATEGIES[key].short_name, STRATEGIES[baseline].short_name
+                lines.append(f"- {prefix}{verdict(where, *names, comparison)}")
     return lines

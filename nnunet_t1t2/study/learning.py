@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.study.layout import Model
-from nnunet_t1t2.study.results import CLASSES, StudyResults
+from nnunet_t1t2.study.classes import BY_KEY
+from nnunet_t1t2.study.results import StudyResults
 
 #: Validation Dice below which a class counts as not learned: fewer than one voxel in ten right.
 LEARNED_NOTHING_DICE = 0.1
-CLASS_NAMES = {tissue.key: tissue.name for tissue in CLASSES}
 #: Summary key -> the label's name in dataset.json (and in ``convergence.json``'s pseudo Dice).
 LABEL_NAMES = {str(value): name for name, value in LABELS.items()}
 
@@ -29,7 +29,7 @@ class LearningFailure:
 
     @property
     def class_name(self) -> str:
-        return CLASS_NAMES.get(self.class_key, f"label {self.class_key}").lower()
+        return BY_KEY[self.class_key].words if self.class_key in BY_KEY else f"label {self.class_key}"
 
     def pseudo_dice(self, record: dict | None) -> dict | None:
         """This class's pseudo Dice during the model's training (``convergence.json``), if recorded."""

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from nnunet_t1t2.labels import AIR, BONE, SOFT_TISSUE
+from nnunet_t1t2.study.classes import HEAD_CLASSES
 from nnunet_t1t2.study.results import StudyResults
 
 SLICE_POSITIONS = (0.35, 0.5, 0.65)
-LABEL_COLOURS = {1: "#c8745a", 2: "#ffe14d", 3: "#2f6fde"}
-LABEL_NAMES = {1: "soft tissue", 2: "bone", 3: "air in the head"}
+#: Label value -> its colour over the MR (brighter than the charts' colours, to show on grey).
+LABEL_COLOURS = {SOFT_TISSUE: "#c8745a", BONE: "#ffe14d", AIR: "#2f6fde"}
+LABEL_NAMES = {tissue.labels[0]: tissue.words for tissue in HEAD_CLASSES}
 LABEL_ALPHA = 0.6
 
 

@@ -22,21 +22,6 @@ from nnunet_t1t2.study.protocol import Protocol
 from nnunet_t1t2.study.statistics import Estimate, PairedComparison, Run, estimate, paired_comparison
 
 
-@dataclass(frozen=True)
-class TissueClass:
-    key: str
-    """The class's key in the evaluation summary."""
-    name: str
-    paper: str | None
-    """The paper's name for the class, where the paper reports it."""
-
-
-CLASSES = (
-    TissueClass("2", "Bone", "bone"),
-    TissueClass("1", "Soft tissue", "soft_tissue"),
-    TissueClass("(0, 3)", "Air, including the air around the head (the paper's air)", "air"),
-    TissueClass("3", "Air inside the head", None),
-)
 #: ``t2_size`` of :meth:`StudyResults.condition` when not given: the protocol's main size.
 MAIN_SIZE = "main"
 #: The paper's metric names and the evaluation's.

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from nnunet_t1t2.study import markdown as md
 from nnunet_t1t2.study.converted import ConvertedDataset
-from nnunet_t1t2.study.findings import CLASS_WORDS, TEST_SET, sample, short_name, signed
+from nnunet_t1t2.study.findings import TEST_SET, sample, signed
 from nnunet_t1t2.study.layout import Condition, condition_at
 from nnunet_t1t2.study.protocol import ALL
-from nnunet_t1t2.study.results import CLASSES, StudyResults, TissueClass
+from nnunet_t1t2.study.classes import CLASSES, TissueClass
+from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.statistics import Estimate, PairedComparison
 from nnunet_t1t2.study.strategies import Strategy
 from nnunet_t1t2.study.tables import estimate_score
@@ -92,7 +93,7 @@ def size_table(results: StudyResults) -> str:
             over = next((f"{v.patients} x {v.runs}" for v in values if v is not None), md.MISSING)
             rows.append([strategy.label, size_label(results, size),
                          *(md.score(estimate_score(v)) for v in values), over])
-    header = ["Model", "T2 training patients", *(f"{t.name.split(',')[0]} DSC [95 % CI]" for t in SIZE_CLASSES),
+    header = ["Model", "T2 training patients", *(f"{t.short_name} DSC [95 % CI]" for t in SIZE_CLASSES),
               "Patients x trainings"]
     return md.table(header, rows) if rows else "No T2 strategy was run."
 
@@ -106,7 +107,7 @@ def more_data_table(results: StudyResults) -> str:
             for tissue in SIZE_CLASSES:
                 value = more_data(results, strategy, larger, smaller, tissue)
                 rows.append([strategy.label, f"{size_label(results, smaller)} → {size_label(results, larger)}",
-                             tissue.name.split(",")[0], difference_text(value) if value else md.MISSING,
+                             tissue.short_name, difference_text(value) if value else md.MISSING,
                              md.number(value.p_value, 2) if value and value.p_value is not None else md.MISSING,
                              sample(value) if value else md.MISSING])
     header = ["Model", "T2 training patients", "Class", "DSC difference [95 % CI]", "Wilcoxon p", "Over"]
@@ -159,17 +160,17 @@ def best_at_size_line(results: StudyResults, size: int | None, tissue: TissueCla
     best = max(here, key=lambda s: here[s].mean)
     value = here[best]
     interval = f" [{value.low:.3f}, {value.high:.3f}]" if value.low is not None else ""
-    where = f"With {size_label(results, size)} T2 training patients, on {CLASS_WORDS[tissue.key]}"
+    where = f"With {size_label(results, size)} T2 training patients, on {tissue.words}"
     others = {s: results.comparison(condition(results, s, size), condition(results, best, size), TEST_SET, tissue.key)
               for s in here if s != best}
     others = {s: c for s, c in others.items() if c is not None}
-    text = f"- {where}: {short_name(best.key)} is {'best' if value.covers_training else 'highest'} " \
+    text = f"- {where}: {best.short_name} is {'best' if value.covers_training else 'highest'} " \
            f"(Dice {value.mean:.3f}{interval})"
     if not value.covers_training:
-        listed = ", ".join(f"{short_name(s.key)} {difference_text(c)}" for s, c in others.items())
+        listed = ", ".join(f"{s.short_name} {difference_text(c)}" for s, c in others.items())
         return text + (f"; the others against it: {listed}." if listed else ".")
-    alike = [f"{short_name(s.key)} ({difference_text(c)})" for s, c in others.items() if not c.distinguishable]
-    worse = [f"{short_name(s.key)} ({difference_text(c)})" for s, c in others.items() if c.distinguishable]
+    alike = [f"{s.short_name} ({difference_text(c)})" for s, c in others.items() if not c.distinguishable]
+    worse = [f"{s.short_name} ({difference_text(c)})" for s, c in others.items() if c.distinguishable]
     return text + "".join([f"; not distinguishable from it: {', '.join(alike)}"] * bool(alike) +
                           [f"; worse: {', '.join(worse)}"] * bool(worse)) + "."
 
@@ -185,9 +186,9 @@ def more_data_line(results: StudyResults, strategy: Strategy, smaller: int | Non
         if value.covers_training:
             verdict = (", helped" if value.difference > 0 else ", hurt") if value.distinguishable else \
                 ", not distinguishable"
-        parts.append(f"{CLASS_WORDS[tissue.key]} {difference_text(value)}{verdict}")
+        parts.append(f"{tissue.words} {difference_text(value)}{verdict}")
     if not parts:
         return None
-    name = short_name(strategy.key)
+    name = strategy.short_name
     return (f"- More T2 data, {name} from {size_label(results, smaller)} to {size_label(results, larger)} "
             f"T2 training patients: {'; '.join(parts)}.")

@@ -22,6 +22,8 @@ class Strategy:
     trainer: str
     label: str
     family: str  # "none", "open", "conservative", "hybrid" or "augmentation"
+    short_name: str
+    """As a sentence says it: "no fine-tuning", "hybrid multiplication"."""
     retrained_convs: int | None = None
     """Conservative fine-tuning only: conv layers retrained besides the heads (0 for FC)."""
 
@@ -43,23 +45,26 @@ class Strategy:
 
 
 def _conservative(depth: int) -> Strategy:
-    return Strategy(f"ft{depth}", f"FineTune{depth}ConvTrainer", f"Fine tune {depth} Conv", "conservative", depth)
+    return Strategy(f"ft{depth}", f"FineTune{depth}ConvTrainer", f"Fine tune {depth} Conv", "conservative",
+                    f"fine-tuning {depth} conv layers", depth)
 
 
 def _hybrid(key: str, trainer_fusion: str, wording: str) -> Strategy:
-    return Strategy(f"hybrid-{key}", f"Hybrid{trainer_fusion}Trainer", f"Hybrid, aggregation: {wording}", "hybrid")
+    return Strategy(f"hybrid-{key}", f"Hybrid{trainer_fusion}Trainer", f"Hybrid, aggregation: {wording}", "hybrid",
+                    f"hybrid {wording}")
 
 
 STRATEGIES: dict[str, Strategy] = {s.key: s for s in (
-    Strategy("no-ft", "NoFineTuneTrainer", "Transfer learning without fine tuning", "none"),
-    Strategy("open", "OpenFineTuneTrainer", "Open fine tuning", "open"),
-    Strategy("fc", "FineTuneFCTrainer", "Fine tune FC", "conservative", 0),
+    Strategy("no-ft", "NoFineTuneTrainer", "Transfer learning without fine tuning", "none", "no fine-tuning"),
+    Strategy("open", "OpenFineTuneTrainer", "Open fine tuning", "open", "open fine-tuning"),
+    Strategy("fc", "FineTuneFCTrainer", "Fine tune FC", "conservative", "fine-tuning the final classifier", 0),
     *(_conservative(depth) for depth in (3, 6, 9, 12, 15, 18)),
     _hybrid("concat", "Concat", "concatenation"),
     _hybrid("mul", "Mul", "multiplication"),
     _hybrid("avg", "Avg", "average"),
     _hybrid("max", "Max", "maximum"),
-    Strategy("augmentation", SOURCE_TRAINER, "T1+T2 from scratch (T2 as augmentation)", "augmentation"),
+    Strategy("augmentation", SOURCE_TRAINER, "T1+T2 from scratch (T2 as augmentation)", "augmentation",
+             "the T1+T2 model"),
 )}
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from nnunet_t1t2.study import markdown as md
 from nnunet_t1t2.study.paper_values import (AUGMENTATION_DIFFERENCE_PERCENT, AUGMENTATION_TABLE, COMPARISON_TABLES,
                                             FOLD_TABLES)
-from nnunet_t1t2.study.findings import TEST_SET, short_name
-from nnunet_t1t2.study.results import CLASSES, METRICS, Score, StudyResults, TissueClass
+from nnunet_t1t2.study.findings import TEST_SET
+from nnunet_t1t2.study.classes import CLASSES, TissueClass
+from nnunet_t1t2.study.results import METRICS, Score, StudyResults
 from nnunet_t1t2.study.statistics import Estimate, patient_means
 from nnunet_t1t2.study.strategies import STRATEGIES, Strategy
 
@@ -70,7 +71,7 @@ def primary_table(results: StudyResults) -> str:
     for strategy in results.protocol.t2_strategies:
         for tissue in CLASSES:
             value = results.estimate(strategy.key, TEST_SET, tissue.key)
-            rows.append([strategy.label, tissue.name.split(",")[0], md.score(estimate_score(value)),
+            rows.append([strategy.label, tissue.short_name, md.score(estimate_score(value)),
                          f"{value.patients} x {value.runs}" if value else md.MISSING,
                          md.number(value.seed_sd if value else None),
                          md.score(results.paper_style(strategy.key, TEST_SET, tissue.key, "DSC"))])
@@ -108,7 +109,7 @@ def per_patient_table(results: StudyResults) -> str:
         cases = sorted({case for per_case in values.values() for case in per_case})
         if cases:
             rows = [[case, *(md.number(values[s.key].get(case), 3) for s in strategies)] for case in cases]
-            parts += [f"**{tissue.name}**", md.table(["Patient", *(short_name(s.key) for s in strategies)], rows)]
+            parts += [f"**{tissue.name}**", md.table(["Patient", *(s.short_name for s in strategies)], rows)]
     return "\n\n".join(parts) if parts else "No T2 strategy has been evaluated yet."
 
 
