@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from nnunet_t1t2.atomic import write_text_atomically
 from nnunet_t1t2.study import markdown as md
@@ -52,62 +54,89 @@ The paper's air class includes the air around the head; our labels separate it (
 (labels 0 and 3 together). Air inside the head alone is reported too, without a published value."""
 
 
+@dataclass(frozen=True)
+class ReportInputs:
+    """What a section is written from: the study, its results on disk and its figures' paths."""
+    context: StudyContext
+    results: StudyResults
+    figures: dict[str, Path]
+    """Figure name (:data:`~.figures.FIGURE_FILES`) -> its path relative to the report."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the report: its heading and its body, or None where it does not apply."""
+    heading: str
+    body: Callable[[ReportInputs], str | None]
+
+
 def write_report(context: StudyContext) -> Path:
     results = StudyResults(context.layout, context.protocol)
     figures = {name: path.relative_to(context.layout.root)
                for name, path in write_figures(results, context.layout.figures).items()}
-    sections = [
-        f"# T1-to-T2 transfer study ({context.protocol.preset} preset)",
-        f"Written by `nnunet-t1t2 study` on {time.strftime('%Y-%m-%d %H:%M')}.",
-        *failures_section(context.layout.state),
-        "## Findings\n\n" + findings(results) + size_findings_section(results),
-        "## Set-up\n\n" + setup_section(context),
-        "## How to read the tables\n\n" + HOW_TO_READ,
-        "## Results: T2 test Dice per strategy\n\n" + primary_table(results)
-        + f"\n\n![T2 test Dice per strategy]({figures['dice']})",
-        *size_section(results, figures),
-        "## Per strategy and fold (cf. paper Tables 3 to 5), T2 test set\n\n" + fold_tables(results),
-        "## Methods compared (cf. paper Tables 6 to 8), T2 test set\n\n" + comparison_tables(results),
-        "### Dice per test patient\n\n" + per_patient_table(results),
-        "## T2 as augmentation (cf. paper Table 9)\n\nThe T1 source model (T1 only) against SEUNet trained from "
-        f"scratch on T1 and T2 images (fold {SOURCE_FOLD} both), each on the T1 and on the T2 test patients; "
-        "difference % = (T1 and T2 - T1 only) / T1 only.\n\n" + augmentation_table(results),
-        "## Dice against retrained conv layers (cf. paper Fig. 5)\n\n"
-        f"![Fig. 5: Dice against retrained conv layers]({figures['fig5']})",
-        f"## Segmentations (cf. paper Fig. 6)\n\n![Fig. 6: T2 test slices and predictions]({figures['fig6']})",
-        "## Compute time (cf. paper Fig. 7)\n\nTime to convergence = epochs up to the best EMA pseudo Dice "
-        "(nnU-Net's model-selection signal) times seconds per epoch, the paper's definition of total compute "
-        f"time. The paper reports: {COMPUTE_TIME_FINDING}.\n\n" + compute_time_table(results)
-        + f"\n\n![Fig. 7: compute time per strategy]({figures['fig7']})",
-        "## Notes on the published values\n\n" + "\n".join(f"- {note}" for note in NOTES),
-        "## Steps\n\n" + steps_table(context.layout.state),
-    ]
+    inputs = ReportInputs(context, results, figures)
+    parts = [f"# T1-to-T2 transfer study ({context.protocol.preset} preset)",
+             f"Written by `nnunet-t1t2 study` on {time.strftime('%Y-%m-%d %H:%M')}."]
+    for section in SECTIONS:
+        body = section.body(inputs)
+        if body is not None:
+            parts.append(f"{section.heading}\n\n{body}")
     report = context.layout.report
-    write_text_atomically(report, "\n\n".join(sections) + "\n")
+    write_text_atomically(report, "\n\n".join(parts) + "\n")
     return report
 
 
-def size_findings_section(results: StudyResults) -> str:
+def failures_section(inputs: ReportInputs) -> str | None:
+    """The steps that failed in the last run, if any (everything that needs them is missing below)."""
+    state_file = inputs.context.layout.state
+    failed = json.loads(state_file.read_text(encoding="utf-8")).get("failed", {}) if state_file.is_file() else {}
+    if not failed:
+        return None
+    lines = [f"- **{step['title']}** (`{key}`): {step['error'].splitlines()[0]}" for key, step in failed.items()]
+    return ("These steps failed, so the results that need them are missing below; their logs are in `logs/`. Run "
+            "the study again after fixing the cause.\n\n" + "\n".join(lines))
+
+
+def findings_section(inputs: ReportInputs) -> str:
+    results = inputs.results
     lines = size_findings(results) if results.protocol.sweeps_t2_sizes else []
-    return "\n\n**How many T2 training patients**\n\n" + "\n".join(lines) if lines else ""
+    sizes = "\n\n**How many T2 training patients**\n\n" + "\n".join(lines) if lines else ""
+    return findings(results) + sizes
 
 
-def size_section(results: StudyResults, figures: dict[str, Path]) -> list[str]:
+def primary_section(inputs: ReportInputs) -> str:
+    return primary_table(inputs.results) + f"\n\n![T2 test Dice per strategy]({inputs.figures['dice']})"
+
+
+def size_section(inputs: ReportInputs) -> str | None:
     """The T2 training-size section, where the study varies the size."""
-    if not results.protocol.sweeps_t2_sizes:
-        return []
-    return ["## T2 test Dice against the number of T2 training patients\n\nEach strategy that trains on T2 "
-            "(fine-tuning, and the T1+T2 model beside all its T1 images) is trained on nested subsets of every "
-            "fold's T2 training patients (those of a smaller size are among a larger one's; the fold's validation "
-            "and the test patients stay the same); no fine-tuning trains nothing and is one line across sizes. "
-            "Read it for your own number of T2 scans: the line that is highest there, and whether the lines "
-            "still rise to its right (more scans would help).\n\n"
-            f"![T2 test Dice against T2 training patients]({figures['sizes']})\n\n" + size_table(results)
+    if not inputs.results.protocol.sweeps_t2_sizes:
+        return None
+    return ("Each strategy that trains on T2 (fine-tuning, and the T1+T2 model beside all its T1 images) is trained "
+            "on nested subsets of every fold's T2 training patients (those of a smaller size are among a larger "
+            "one's; the fold's validation and the test patients stay the same); no fine-tuning trains nothing and "
+            "is one line across sizes. Read it for your own number of T2 scans: the line that is highest there, "
+            "and whether the lines still rise to its right (more scans would help).\n\n"
+            f"![T2 test Dice against T2 training patients]({inputs.figures['sizes']})\n\n" + size_table(inputs.results)
             + "\n\n### More T2 data, strategy by strategy (paired by run and patient)\n\n"
-            + more_data_table(results)]
+            + more_data_table(inputs.results))
 
 
-def setup_section(context: StudyContext) -> str:
+def augmentation_section(inputs: ReportInputs) -> str:
+    return (f"The T1 source model (T1 only) against SEUNet trained from scratch on T1 and T2 images (fold "
+            f"{SOURCE_FOLD} both), each on the T1 and on the T2 test patients; difference % = (T1 and T2 - T1 "
+            f"only) / T1 only.\n\n" + augmentation_table(inputs.results))
+
+
+def compute_time_section(inputs: ReportInputs) -> str:
+    return ("Time to convergence = epochs up to the best EMA pseudo Dice (nnU-Net's model-selection signal) times "
+            f"seconds per epoch, the paper's definition of total compute time. The paper reports: "
+            f"{COMPUTE_TIME_FINDING}.\n\n" + compute_time_table(inputs.results)
+            + f"\n\n![Fig. 7: compute time per strategy]({inputs.figures['fig7']})")
+
+
+def setup_section(inputs: ReportInputs) -> str:
+    context = inputs.context
     protocol, layout = context.protocol, context.layout
     if context.data == layout.phantom:
         spec = protocol.phantom
@@ -154,6 +183,10 @@ def dataset_lines(context: StudyContext) -> list[str]:
     return lines
 
 
+def steps_section(inputs: ReportInputs) -> str:
+    return steps_table(inputs.context.layout.state)
+
+
 def steps_table(state_file: Path) -> str:
     steps = json.loads(state_file.read_text(encoding="utf-8"))["steps"] if state_file.is_file() else {}
     rows = [[step["title"], md.number(step["seconds"], 0), step.get("worker", ""), step.get("started", ""),
@@ -163,12 +196,25 @@ def steps_table(state_file: Path) -> str:
         f"\n\nTime of all finished steps: {md.duration(total)} (steps on different workers overlap)."
 
 
-def failures_section(state_file: Path) -> list[str]:
-    """A section naming the steps that failed in the last run, if any (everything that needs them
-    is missing from the tables)."""
-    failed = json.loads(state_file.read_text(encoding="utf-8")).get("failed", {}) if state_file.is_file() else {}
-    if not failed:
-        return []
-    lines = [f"- **{step['title']}** (`{key}`): {step['error'].splitlines()[0]}" for key, step in failed.items()]
-    return ["## Failed steps\n\nThese steps failed, so the results that need them are missing below; their logs "
-            "are in `logs/`. Run the study again after fixing the cause.\n\n" + "\n".join(lines)]
+#: The report's sections in order: a new kind of result is one function and one entry here.
+SECTIONS = (
+    Section("## Failed steps", failures_section),
+    Section("## Findings", findings_section),
+    Section("## Set-up", setup_section),
+    Section("## How to read the tables", lambda inputs: HOW_TO_READ),
+    Section("## Results: T2 test Dice per strategy", primary_section),
+    Section("## T2 test Dice against the number of T2 training patients", size_section),
+    Section("## Per strategy and fold (cf. paper Tables 3 to 5), T2 test set",
+            lambda inputs: fold_tables(inputs.results)),
+    Section("## Methods compared (cf. paper Tables 6 to 8), T2 test set",
+            lambda inputs: comparison_tables(inputs.results)),
+    Section("### Dice per test patient", lambda inputs: per_patient_table(inputs.results)),
+    Section("## T2 as augmentation (cf. paper Table 9)", augmentation_section),
+    Section("## Dice against retrained conv layers (cf. paper Fig. 5)",
+            lambda inputs: f"![Fig. 5: Dice against retrained conv layers]({inputs.figures['fig5']})"),
+    Section("## Segmentations (cf. paper Fig. 6)",
+            lambda inputs: f"![Fig. 6: T2 test slices and predictions]({inputs.figures['fig6']})"),
+    Section("## Compute time (cf. paper Fig. 7)", compute_time_section),
+    Section("## Notes on the published values", lambda inputs: "\n".join(f"- {note}" for note in NOTES)),
+    Section("## Steps", steps_section),
+)
