@@ -23,7 +23,7 @@ from nnunet_t1t2.study.findings import verdict
 from nnunet_t1t2.study.statistics import (BOOTSTRAP_SEED, RESAMPLES, bootstrap_interval, estimate,
                                           paired_comparison, patient_means, wilcoxon_p)
 from nnunet_t1t2.study.strategies import STRATEGIES
-from nnunet_t1t2.study.tables import per_patient_table
+from nnunet_t1t2.study.tables import per_patient_table, surface_distance_table
 
 
 def scipy_interval(values: list[float]) -> tuple[float, float]:
@@ -223,3 +223,29 @@ def test_the_report_classes_are_the_evaluation_summary_keys_and_names_unique():
     for field in ("name", "words", "colour"):
         assert len({getattr(tissue, field) for tissue in CLASSES}) == len(CLASSES), field
     assert len({strategy.short_name for strategy in STRATEGIES.values()}) == len(STRATEGIES)
+
+
+def test_the_surface_distance_table_holds_the_patient_means_and_the_paired_difference(tiny_study):
+    """HD95 of bone written into the evaluation files by hand (mm), read back as the table's means and
+    paired differences; ASSD of bone and every distance of the empty air inside the head stay missing."""
+    hd95 = {}  # (role, seed) -> per patient
+    for (role, seed), tps in BONE_TP.items():
+        path = tiny_study.layout.evaluation_file(tiny_study.model(role, (seed, 0)), "T2")
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        hd95[(role, seed)] = [(100 - tp) / 10 for tp in tps]
+        for case, value in zip(summary["metric_per_case"], hd95[(role, seed)]):
+            case["metrics"][BONE_CLASS.key]["HD95"] = value
+        path.write_text(json.dumps(summary), encoding="utf-8")
+    results = StudyResults(tiny_study.layout, tiny_study.protocol)
+    rows = {tuple(cells[:2]): cells[2:] for cells in
+            (line.strip("| ").split(" | ") for line in surface_distance_table(results).splitlines()[2:])}
+
+    mean = {role: [fmean(hd95[(role, s)][i] for s in (0, 1)) for i in range(4)] for role in ("no-ft", "hybrid-mul")}
+    hybrid = rows[(STRATEGIES["hybrid-mul"].label, "Bone")]
+    difference = fmean(h - n for h, n in zip(mean["hybrid-mul"], mean["no-ft"]))
+    printed = [float(cell.split(" [")[0]) for cell in hybrid[:2]]  # two decimals
+    assert printed == pytest.approx([fmean(mean["hybrid-mul"]), difference], abs=0.0051) and difference < 0
+    assert all(" [" in cell for cell in hybrid[:2])  # with intervals
+    assert hybrid[2:] == ["—", "—"]  # no ASSD written
+    assert rows[(STRATEGIES["no-ft"].label, "Bone")][1] == "—"  # the baseline against itself
+    assert set(rows[(STRATEGIES["hybrid-mul"].label, "Air inside the head")]) == {"—"}

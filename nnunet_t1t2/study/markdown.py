@@ -10,13 +10,13 @@ def number(value: float | None, digits: int = 4) -> str:
     return MISSING if value is None else f"{value:.{digits}f}"
 
 
-def score(value: Score | None) -> str:
+def score(value: Score | None, digits: int = 4) -> str:
     """``0.5393 [0.5386, 0.5400]``; without brackets where there is no interval."""
     if value is None or value.value is None:
         return MISSING
     if value.low is None:
-        return number(value.value)
-    return f"{number(value.value)} [{number(value.low)}, {number(value.high)}]"
+        return number(value.value, digits)
+    return f"{number(value.value, digits)} [{number(value.low, digits)}, {number(value.high, digits)}]"
 
 
 def published(value: float, half_width: float | None = None, digits: int = 4) -> str:

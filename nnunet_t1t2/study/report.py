@@ -23,7 +23,7 @@ from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.sizes import more_data_table, size_findings, size_table
 from nnunet_t1t2.study.statistics import RESAMPLES
 from nnunet_t1t2.study.tables import (augmentation_table, comparison_tables, compute_time_table, fold_tables,
-                                      per_patient_table, primary_table)
+                                      per_patient_table, primary_table, surface_distance_table)
 
 HOW_TO_READ = f"""\
 All values are on held-out **test patients** (never used for training or validation). PRE = precision,
@@ -106,6 +106,13 @@ def findings_section(inputs: ReportInputs) -> str:
 
 def primary_section(inputs: ReportInputs) -> str:
     return primary_table(inputs.results) + f"\n\n![T2 test Dice per strategy]({inputs.figures['dice']})"
+
+
+def surface_section(inputs: ReportInputs) -> str:
+    return ("How far each strategy's surface of bone and of the air inside the head lies from the CT's, in mm on "
+            "the test image's grid: the 95th percentile of the distances between the two surfaces (HD95, both ways) "
+            "and their mean (ASSD, average symmetric surface distance). Lower is better; a patient whose labels or "
+            "prediction lack the class has no distance and is left out.\n\n" + surface_distance_table(inputs.results))
 
 
 def size_section(inputs: ReportInputs) -> str | None:
@@ -203,6 +210,7 @@ SECTIONS = (
     Section("## Set-up", setup_section),
     Section("## How to read the tables", lambda inputs: HOW_TO_READ),
     Section("## Results: T2 test Dice per strategy", primary_section),
+    Section("## Surface distances, T2 test set", surface_section),
     Section("## T2 test Dice against the number of T2 training patients", size_section),
     Section("## Per strategy and fold (cf. paper Tables 3 to 5), T2 test set",
             lambda inputs: fold_tables(inputs.results)),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
 
-from nnunet_t1t2.evaluation import t_interval
+from nnunet_t1t2.evaluation import DISTANCES, t_interval
 from nnunet_t1t2.study.layout import Condition, Model, StudyLayout, condition_at, trained_models
 from nnunet_t1t2.study.protocol import Protocol
 from nnunet_t1t2.study.statistics import Estimate, PairedComparison, Run, estimate, paired_comparison
@@ -26,6 +26,9 @@ from nnunet_t1t2.study.statistics import Estimate, PairedComparison, Run, estima
 MAIN_SIZE = "main"
 #: The paper's metric names and the evaluation's.
 METRICS = {"PRE": "Precision", "REC": "Recall", "DSC": "Dice", "JSC": "IoU"}
+#: Every per-case value the study reads, by a table's name for it and the evaluation's: the paper's
+#: overlap metrics and the surface distances in mm (which have no pooled value).
+PER_CASE = {**METRICS, **{distance: distance for distance in DISTANCES}}
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,10 @@ class StudyResults:
 
     def per_patient_values(self, condition: str | Condition, test_set: str, class_key: str,
                            metric: str = "DSC") -> dict[Run, dict[str, float | None]]:
-        """(seed, fold) -> case -> value, for every evaluated run of ``condition``."""
-        return {run: {case["case"]: case["metrics"][class_key][METRICS[metric]] for case in summary["metric_per_case"]}
+        """(seed, fold) -> case -> value, for every evaluated run of ``condition`` (None for a distance an
+        evaluation written before the distances were measured does not hold)."""
+        field = PER_CASE[metric]
+        return {run: {case["case"]: case["metrics"][class_key].get(field) for case in summary["metric_per_case"]}
                 for run, summary in self.evaluated(condition, test_set).items()}
 
     def estimate(self, condition: str | Condition, test_set: str, class_key: str,

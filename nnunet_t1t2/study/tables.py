@@ -12,10 +12,11 @@ from __future__ import annotations
 from nnunet_t1t2.study import markdown as md
 from nnunet_t1t2.study.paper_values import (AUGMENTATION_DIFFERENCE_PERCENT, AUGMENTATION_TABLE, COMPARISON_TABLES,
                                             FOLD_TABLES)
-from nnunet_t1t2.study.findings import TEST_SET
-from nnunet_t1t2.study.classes import CLASSES, TissueClass
+from nnunet_t1t2.evaluation import DISTANCES
+from nnunet_t1t2.study.findings import BASELINE, TEST_SET
+from nnunet_t1t2.study.classes import BONE_CLASS, BY_NAME, CLASSES, TissueClass
 from nnunet_t1t2.study.results import METRICS, Score, StudyResults
-from nnunet_t1t2.study.statistics import Estimate, patient_means
+from nnunet_t1t2.study.statistics import Estimate, PairedComparison, patient_means
 from nnunet_t1t2.study.strategies import STRATEGIES, Strategy
 
 FOLD_TABLE_TITLES = {
@@ -26,6 +27,9 @@ FOLD_TABLE_TITLES = {
 FOLD_TABLE_FAMILIES = {3: ("none", "open"), 4: ("conservative",), 5: ("hybrid",)}
 METRIC_COLUMNS = list(METRICS)
 NOT_RUN = ["not run", "", "", ""]
+#: The classes whose surface the report measures: bone, and the air inside the head (air around the
+#: head is no surface of the anatomy).
+SURFACE_CLASSES = (BONE_CLASS, BY_NAME["air"])
 
 
 def fold_tables(results: StudyResults) -> str:
@@ -78,6 +82,32 @@ def primary_table(results: StudyResults) -> str:
     header = ["Model", "Class", "DSC, mean over patients [bootstrap 95 % CI]", "Patients x trainings",
               "Between-seed SD", "Paper-style DSC (pooled voxels) [Wilson 95 % CI]"]
     return md.table(header, rows) if rows else "No T2 strategy was run."
+
+
+def surface_distance_table(results: StudyResults) -> str:
+    """Per T2 strategy, bone and air inside the head: HD95 and ASSD in mm as the mean over test
+    patients of their run-averaged values with its 95 % interval, and the difference to no
+    fine-tuning paired by run and patient (negative: closer to the CT's surface)."""
+    rows = []
+    for strategy in results.protocol.t2_strategies:
+        for tissue in SURFACE_CLASSES:
+            cells = []
+            for metric in DISTANCES:
+                value = results.estimate(strategy.key, TEST_SET, tissue.key, metric)
+                against = None if strategy.key == BASELINE else \
+                    results.comparison(strategy.key, BASELINE, TEST_SET, tissue.key, metric)
+                cells += [md.score(estimate_score(value), 2), _paired_mm(against)]
+            rows.append([strategy.label, tissue.short_name, *cells])
+    header = ["Model", "Class", *(f"{metric} [mm] {what}" for metric in DISTANCES
+                                  for what in ("[95 % CI]", f"minus {STRATEGIES[BASELINE].short_name} [95 % CI]"))]
+    return md.table(header, rows) if rows else "No T2 strategy was run."
+
+
+def _paired_mm(comparison: PairedComparison | None) -> str:
+    if comparison is None:
+        return md.MISSING
+    interval = f" [{comparison.low:+.2f}, {comparison.high:+.2f}]" if comparison.low is not None else ""
+    return f"{comparison.difference:+.2f}{interval}"
 
 
 def comparison_tables(results: StudyResults) -> str:
