@@ -159,6 +159,17 @@ def test_every_phantom_image_is_converted_into_the_three_data_sets(converted, nn
         assert record["sources"]["ct"]["path"].endswith("ct.nii.gz")
         # each label's median HU lies on its side of the thresholds that made it
         assert record["median_hu"]["air"] < -500 < record["median_hu"]["soft_tissue"] < 600 < record["median_hu"]["bone"]
+    test_cases = sorted(case for case, record in manifest.items() if record["test"])
+    assert test_cases and sorted(p.name for p in (t1 / "ctTs").iterdir()) == [f"{case}.nii.gz" for case in test_cases]
+    for case in test_cases:
+        # the registered CT of each test case, on its image's grid, in whole HU: its labels' thresholds hold in it
+        ct = sitk.ReadImage(str(t1 / "ctTs" / f"{case}.nii.gz"))
+        image = sitk.ReadImage(str(t1 / "imagesTs" / f"{case}_0000.nii.gz"))
+        assert ct.GetPixelID() == sitk.sitkInt16 and ct.GetSize() == image.GetSize()
+        assert np.allclose(ct.GetOrigin(), image.GetOrigin()) and np.allclose(ct.GetSpacing(), image.GetSpacing())
+        hu = sitk.GetArrayFromImage(ct)
+        labels = sitk.GetArrayFromImage(sitk.ReadImage(str(t1 / "labelsTs" / f"{case}.nii.gz")))
+        assert hu[labels == LABEL_VALUES["bone"]].min() >= 600 and hu[labels == LABEL_VALUES["air"]].max() <= -500
     training_hu = json.loads((t1 / "conversion.json").read_text(encoding="utf-8"))["training_median_hu"]
     assert training_hu["cases"] == sorted(case for case, record in manifest.items() if not record["test"])
     for name, value in training_hu["hu"].items():

@@ -277,6 +277,10 @@ def test_report_has_every_table_with_ours_and_the_papers_rows(study):
         first = rows[0]
         assert f"| paper | {STRATEGIES[first.strategy].label} | {first.values[PAPER_METRICS[0]]:.4f} ± " in report
     assert "Dataset501_PatientsT1" in report and "Folds: 0 of 1" in report and "Training seeds: 0" in report
+    pseudo_cts = report.split("## Pseudo-CT error, T2 test set", 1)[1].split("\n## ", 1)[0]
+    assert "Water only inside the head (reference)" in pseudo_cts and "HU per class: " in pseudo_cts
+    for strategy in (STRATEGIES[key] for key in RUN_STRATEGIES if STRATEGIES[key].on_t2):
+        assert f"| {strategy.label} | " in pseudo_cts  # the conversion's test CTs, scored by the evaluation step
     surfaces = report.split("## Surface distances, T2 test set", 1)[1].split("\n## ", 1)[0]
     for strategy in (STRATEGIES[key] for key in RUN_STRATEGIES if STRATEGIES[key].on_t2):
         assert f"| {strategy.label} | Bone | " in surfaces and f"| {strategy.label} | Air inside the head | " in surfaces

@@ -18,6 +18,7 @@ from nnunet_t1t2.study.classes import BONE_CLASS, CLASSES, HEAD_CLASSES
 from nnunet_t1t2.study.findings import findings
 from nnunet_t1t2.study.layout import Model, StudyLayout
 from nnunet_t1t2.study.protocol import make_protocol
+from nnunet_t1t2.study.pseudo_ct import pseudo_ct_findings, pseudo_ct_table
 from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.findings import verdict
 from nnunet_t1t2.study.statistics import (BOOTSTRAP_SEED, RESAMPLES, bootstrap_interval, estimate,
@@ -249,3 +250,47 @@ def test_the_surface_distance_table_holds_the_patient_means_and_the_paired_diffe
     assert hybrid[2:] == ["—", "—"]  # no ASSD written
     assert rows[(STRATEGIES["no-ft"].label, "Bone")][1] == "—"  # the baseline against itself
     assert set(rows[(STRATEGIES["hybrid-mul"].label, "Air inside the head")]) == {"—"}
+
+
+#: (role, seed) -> predicted pseudo-CT MAE inside the head per patient (HU); water and the CT's labels per patient.
+HEAD_MAE = {("no-ft", 0): [300, 320, 310, 305], ("no-ft", 1): [310, 330, 300, 315],
+            ("hybrid-mul", 0): [150, 160, 170, 155], ("hybrid-mul", 1): [165, 150, 160, 170]}
+WATER_MAE, CT_LABELS_MAE = [250, 260, 255, 245], [100, 110, 105, 95]
+
+
+def write_pseudo_ct_files(study: StudyResults) -> None:
+    for (role, seed), head in HEAD_MAE.items():
+        cases = [{"case": case, "mae_hu": {"predicted": {"head": h, "bone": 2 * h}, "water": {"head": w, "bone": 900},
+                                           "ct_labels": {"head": c, "bone": 200}}}
+                 for case, h, w, c in zip(PATIENTS, head, WATER_MAE, CT_LABELS_MAE)]
+        write_json({"hu": {"background": -1000, "soft_tissue": 30, "bone": 994, "air": -914}, "cases": cases,
+                    "source": {"bone": "median over the training patients' CTs, conversion.json"}},
+                   study.layout.pseudo_ct_file(study.model(role, (seed, 0)), "T2"))
+
+
+def test_the_pseudo_ct_table_and_finding_are_the_patient_means_of_the_files(tiny_study):
+    write_pseudo_ct_files(tiny_study)
+    results = StudyResults(tiny_study.layout, tiny_study.protocol)
+    table = pseudo_ct_table(results)
+    rows = {cells[0]: cells[1:] for cells in (line.strip("| ").split(" | ") for line in table.splitlines()[2:]
+                                              if line.startswith("|"))}
+    per_patient = {role: [fmean(HEAD_MAE[(role, s)][i] for s in (0, 1)) for i in range(4)]
+                   for role in ("no-ft", "hybrid-mul")}
+    hybrid = rows[STRATEGIES["hybrid-mul"].label]
+    assert float(hybrid[0].split(" [")[0]) == pytest.approx(fmean(per_patient["hybrid-mul"]), abs=0.5)
+    assert float(hybrid[1].split(" [")[0]) == pytest.approx(
+        fmean(per_patient["hybrid-mul"]) - fmean(WATER_MAE), abs=0.5)
+    assert float(hybrid[2].split(" [")[0]) == pytest.approx(
+        fmean(per_patient["hybrid-mul"]) - fmean(per_patient["no-ft"]), abs=0.5)
+    assert float(hybrid[3].split(" [")[0]) == pytest.approx(2 * fmean(per_patient["hybrid-mul"]), abs=0.5)  # bone
+    water = rows["Water only inside the head (reference)"]
+    assert float(water[0].split(" [")[0]) == pytest.approx(fmean(WATER_MAE), abs=0.5) and water[1:3] == ["", ""]
+    hu_line = table.splitlines()[-1]
+    assert hu_line.startswith("HU per class: ") and "conversion.json" in hu_line
+    assert all(f"{name} {value}" in hu_line for name, value in
+               (("background", -1000), ("soft tissue", 30), ("bone", 994), ("air", -914)))
+
+    finding = "\n".join(pseudo_ct_findings(results))
+    assert finding.startswith("- Lowest T2 pseudo-CT error inside the head: hybrid multiplication, MAE "
+                              f"{fmean(per_patient['hybrid-mul']):.0f} HU [")
+    assert "it beats water" in finding and f"give {fmean(CT_LABELS_MAE):.0f} HU" in finding

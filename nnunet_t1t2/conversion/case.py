@@ -42,6 +42,8 @@ class LabelledImage:
     mr: sitk.Image
     labels: sitk.Image
     facts: dict
+    ct: sitk.Image
+    """The registered CT on the MR's grid (HU)."""
 
 
 def checked_registration(problem: RegistrationProblem, registration: Registration, tolerance: float,
@@ -119,4 +121,4 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
             "label_volumes_ml": label_volumes_ml(labels),
             tissue_hu.CASE_KEY: tissue_hu.median_hu_per_label(ct_on_mr, labels),
         }
-    return LabelledImage(mr, labels, facts)
+    return LabelledImage(mr, labels, facts, ct_on_mr)

@@ -381,13 +381,22 @@ def _write_case(labelled: LabelledImage, destinations: tuple[Destination, ...], 
     staging_parent = destinations[0].dataset.folder
     staging_parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=staging_parent) as staging:
-        staged = CasePaths(Path(staging) / "image.nii.gz", Path(staging) / "label.nii.gz", Path(staging) / "qc.png")
+        staged = CasePaths(Path(staging) / "image.nii.gz", Path(staging) / "label.nii.gz", Path(staging) / "qc.png",
+                           Path(staging) / "ct.nii.gz")
         sitk.WriteImage(labelled.mr, str(staged.image), useCompression=True)
         sitk.WriteImage(labelled.labels, str(staged.label), useCompression=True)
         write_overlay_png(labelled.mr, labelled.labels, staged.overlay, title)
+        if any(destination.paths.ct for destination in destinations):
+            sitk.WriteImage(whole_hu(labelled.ct), str(staged.ct), useCompression=True)
         for destination in destinations:
-            install_files({staged.overlay: destination.paths.overlay, staged.label: destination.paths.label,
+            ct = {staged.ct: destination.paths.ct} if destination.paths.ct else {}
+            install_files({**ct, staged.overlay: destination.paths.overlay, staged.label: destination.paths.label,
                            staged.image: destination.paths.image})
+
+
+def whole_hu(ct: sitk.Image) -> sitk.Image:
+    """The CT in whole HU (int16, as a CT stores them) within the range a CT holds."""
+    return sitk.Cast(sitk.Clamp(sitk.Round(ct), lowerBound=-1024, upperBound=3071), sitk.sitkInt16)
 
 
 def _finish(dataset: RawDataset, manifest: Manifest, split: PatientSplit, provenance: dict,

@@ -24,7 +24,10 @@ from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.nnunet_paths import raw_dataset_folder_name
 
 FILE_ENDING = ".nii.gz"
-CASE_FOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs", "qc")
+#: The registered CT of each test case, in HU on its MR's grid: what a pseudo-CT made from a test
+#: prediction is compared with (nnU-Net reads no such folder).
+TEST_CT_FOLDER = "ctTs"
+CASE_FOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs", TEST_CT_FOLDER, "qc")
 STAGING_PREFIX = ".staging-"
 CHANNEL_NAME = {"T1": "T1", "T2": "T2", "T1T2": "MR"}
 
@@ -34,9 +37,15 @@ class CasePaths:
     image: Path
     label: Path
     overlay: Path
+    ct: Path | None = None
+    """The registered CT (test cases only)."""
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.image, self.label, self.overlay) + ((self.ct,) if self.ct else ())
 
     def exist(self) -> bool:
-        return self.image.is_file() and self.label.is_file() and self.overlay.is_file()
+        return all(path.is_file() for path in self.files)
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,8 @@ class RawDataset:
         subset = "Ts" if test else "Tr"
         return CasePaths(self.folder / f"images{subset}" / f"{case}_0000{FILE_ENDING}",
                          self.folder / f"labels{subset}" / f"{case}{FILE_ENDING}",
-                         self.folder / "qc" / f"{case}.png")
+                         self.folder / "qc" / f"{case}.png",
+                         self.folder / TEST_CT_FOLDER / f"{case}{FILE_ENDING}" if test else None)
 
     def check_id_is_free(self) -> None:
         """Refuse an id that nnU-Net already knows under another name (raw, preprocessed or results
@@ -101,7 +111,7 @@ class RawDataset:
         """Delete everything in the case folders that is not a file of ``cases`` (cases that moved
         between training and test, patients no longer converted, leftovers of a killed run), so
         that the data set mirrors the last conversion. Returns what was deleted."""
-        keep = {path for paths in cases.values() for path in (paths.image, paths.label, paths.overlay)}
+        keep = {path for paths in cases.values() for path in paths.files}
         removed = [path for folder in CASE_FOLDERS if (self.folder / folder).is_dir()
                    for path in sorted((self.folder / folder).iterdir()) if path not in keep]
         removed += sorted(self.folder.glob(f"{STAGING_PREFIX}*")) + sorted(self.folder.glob(f".*{PARTIAL_SUFFIX}"))

@@ -3,7 +3,8 @@ pooled over voxels, and their surface distances (HD95, ASSD in mm) per case, wit
 intervals, in nnU-Net's ``summary.json`` layout (extended).
 
 Modules: :mod:`.metrics` (counts and metrics, empty-class rules), :mod:`.surface` (surface
-distances), :mod:`.pseudo_ct_error` (a pseudo-CT's error in HU), :mod:`.intervals` (confidence
+distances), :mod:`.pseudo_ct_error` (a pseudo-CT's error in HU; :mod:`.pseudo_ct_cases`, not imported here,
+scores the pseudo-CTs of predicted label images per case), :mod:`.intervals` (confidence
 intervals), :mod:`.classes` (which classes are scored), :mod:`.cases` (one case), :mod:`.summary`
 (aggregation), :mod:`.folders` (a folder pair), :mod:`.report` (JSON and CSV).
 """

@@ -42,7 +42,7 @@ def summarize(metric_per_case: list[dict], classes: Sequence[EvaluatedClass]) ->
         mean[key], across_cases[key] = {}, {}
         for metric in (*METRICS, *DISTANCES):
             defined = [result[metric] for result in per_case if result[metric] is not None]
-            mean[key][metric] = _mean_of_defined(defined)
+            mean[key][metric] = mean_of_defined(defined)
             across_cases[key][metric] = {**_bounds(t_interval(defined)), "n_cases": len(defined)}
         totals = {count: sum(result[count] for result in per_case) for count in COUNTS}
         pooled[key] = {**metrics_from_counts(totals["TP"], totals["FP"], totals["FN"]), **totals}
@@ -53,14 +53,14 @@ def summarize(metric_per_case: list[dict], classes: Sequence[EvaluatedClass]) ->
                     for evaluated in classes},
         "metric_per_case": metric_per_case,
         "mean": mean,
-        "foreground_mean": {metric: _mean_of_defined(mean[key][metric] for key in label_keys)
+        "foreground_mean": {metric: mean_of_defined(mean[key][metric] for key in label_keys)
                             for metric in (*METRICS, *DISTANCES)},
         "pooled": pooled,
         "ci95": {"across_cases": across_cases, "pooled": pooled_ci, "method": dict(CI_METHODS)},
     }
 
 
-def _mean_of_defined(values: Iterable[float | None]) -> float | None:
+def mean_of_defined(values: Iterable[float | None]) -> float | None:
     defined = [value for value in values if value is not None]
     return fmean(defined) if defined else None
 

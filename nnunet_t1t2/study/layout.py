@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nnunetv2.utilities.file_path_utilities import convert_trainer_plans_config_to_identifier
 
+from nnunet_t1t2.conversion.raw_dataset import TEST_CT_FOLDER
 from nnunet_t1t2.conversion.splits import subset_fold
 from nnunet_t1t2.nnunet_paths import raw_dataset_folder_name
 from nnunet_t1t2.study.protocol import ALL, CONFIGURATION, DATASET_IDS, SOURCE_FOLD, Protocol
@@ -175,6 +176,10 @@ class StudyLayout:
     def test_labels(self, kind: str) -> Path:
         return self.raw_dataset(kind) / "labelsTs"
 
+    def test_cts(self, kind: str) -> Path:
+        """The test patients' registered CTs on their MR grids (HU), as the conversion writes them."""
+        return self.raw_dataset(kind) / TEST_CT_FOLDER
+
     def fold_folder(self, model: Model) -> Path:
         return (self.seed_results(model.seed) / self.dataset_folder_name(model.dataset)
                 / convert_trainer_plans_config_to_identifier(model.trainer, self.plans_name, CONFIGURATION)
@@ -185,6 +190,10 @@ class StudyLayout:
 
     def evaluation_file(self, model: Model, test_set: str) -> Path:
         return self.root / "evaluation" / model.key / f"{test_set}_test.json"
+
+    def pseudo_ct_file(self, model: Model, test_set: str) -> Path:
+        """The pseudo-CT errors of a model's test predictions (:mod:`nnunet_t1t2.evaluation.pseudo_ct_cases`)."""
+        return self.root / "evaluation" / model.key / f"{test_set}_test_pseudo_ct.json"
 
     def log_file(self, step_key: str) -> Path:
         return self.root / "logs" / (re.sub(r"[^A-Za-z0-9_.-]+", "_", step_key) + ".log")

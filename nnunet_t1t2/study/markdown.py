@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from nnunet_t1t2.study.results import Score
+from nnunet_t1t2.study.statistics import PairedComparison
 
 MISSING = "—"
 
@@ -17,6 +18,14 @@ def score(value: Score | None, digits: int = 4) -> str:
     if value.low is None:
         return number(value.value, digits)
     return f"{number(value.value, digits)} [{number(value.low, digits)}, {number(value.high, digits)}]"
+
+
+def paired(value: PairedComparison | None, digits: int = 3) -> str:
+    """A paired difference with its sign and interval: ``+0.123 [+0.050, +0.190]``."""
+    if value is None:
+        return MISSING
+    interval = f" [{value.low:+.{digits}f}, {value.high:+.{digits}f}]" if value.low is not None else ""
+    return f"{value.difference:+.{digits}f}{interval}"
 
 
 def published(value: float, half_width: float | None = None, digits: int = 4) -> str:

@@ -19,6 +19,7 @@ from nnunet_t1t2.study.figures import write_figures
 from nnunet_t1t2.study.findings import findings
 from nnunet_t1t2.study.paper_values import CITATION, COMPUTE_TIME_FINDING, NOTES
 from nnunet_t1t2.study.protocol import SOURCE_FOLD
+from nnunet_t1t2.study.pseudo_ct import pseudo_ct_findings, pseudo_ct_table
 from nnunet_t1t2.study.results import StudyResults
 from nnunet_t1t2.study.sizes import more_data_table, size_findings, size_table
 from nnunet_t1t2.study.statistics import RESAMPLES
@@ -101,7 +102,7 @@ def findings_section(inputs: ReportInputs) -> str:
     results = inputs.results
     lines = size_findings(results) if results.protocol.sweeps_t2_sizes else []
     sizes = "\n\n**How many T2 training patients**\n\n" + "\n".join(lines) if lines else ""
-    return findings(results) + sizes
+    return "\n".join([findings(results), *pseudo_ct_findings(results)]) + sizes
 
 
 def primary_section(inputs: ReportInputs) -> str:
@@ -113,6 +114,14 @@ def surface_section(inputs: ReportInputs) -> str:
             "the test image's grid: the 95th percentile of the distances between the two surfaces (HD95, both ways) "
             "and their mean (ASSD, average symmetric surface distance). Lower is better; a patient whose labels or "
             "prediction lack the class has no distance and is left out.\n\n" + surface_distance_table(inputs.results))
+
+
+def pseudo_ct_section(inputs: ReportInputs) -> str:
+    return ("What a user builds from the labels: a bulk-density pseudo-CT (one HU per class, as `nnunet-t1t2 predict "
+            "--pseudo-ct --hu-from` writes it) from each strategy's T2 test predictions, against each test patient's "
+            "own registered CT: the mean absolute error in HU inside the head of the CT's labels and inside its "
+            "bone, lower is better. Differences are paired by training and patient; a strategy whose pseudo-CT is "
+            "no better than water only has not helped the pseudo-CT.\n\n" + pseudo_ct_table(inputs.results))
 
 
 def size_section(inputs: ReportInputs) -> str | None:
@@ -211,6 +220,7 @@ SECTIONS = (
     Section("## How to read the tables", lambda inputs: HOW_TO_READ),
     Section("## Results: T2 test Dice per strategy", primary_section),
     Section("## Surface distances, T2 test set", surface_section),
+    Section("## Pseudo-CT error, T2 test set", pseudo_ct_section),
     Section("## T2 test Dice against the number of T2 training patients", size_section),
     Section("## Per strategy and fold (cf. paper Tables 3 to 5), T2 test set",
             lambda inputs: fold_tables(inputs.results)),

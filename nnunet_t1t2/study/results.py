@@ -90,6 +90,26 @@ class StudyResults:
         return paired_comparison(self.per_patient_values(condition, test_set, class_key, metric),
                                  self.per_patient_values(baseline, test_set, class_key, metric))
 
+    def pseudo_ct_values(self, condition: str | Condition, test_set: str, region: str,
+                         image: str = "predicted") -> dict[Run, dict[str, float | None]]:
+        """(seed, fold) -> case -> MAE in HU of ``image`` (a pseudo-CT of
+        :data:`~nnunet_t1t2.evaluation.pseudo_ct_cases.IMAGES`: the prediction's, or a reference made
+        from the same case) inside ``region``, for every run of ``condition`` whose pseudo-CTs were scored."""
+        runs = {}
+        for run, model in sorted(self.runs_of.get(self.condition(condition), {}).items()):
+            scored = self._read(self.layout.pseudo_ct_file(model, test_set))
+            if scored is not None:
+                runs[run] = {case["case"]: case["mae_hu"][image][region] for case in scored["cases"]}
+        return runs
+
+    def pseudo_ct_hu(self, test_set: str) -> dict | None:
+        """The HU per class and their sources that made the pseudo-CTs of ``test_set`` (any scored run's)."""
+        for model in self.models:
+            scored = self._read(self.layout.pseudo_ct_file(model, test_set))
+            if scored is not None:
+                return {"hu": scored["hu"], "source": scored["source"]}
+        return None
+
     def reference_voxels(self, test_set: str, class_key: str) -> int | None:
         """Voxels of the class in the test set's labels (from any evaluation of it), None if none ran."""
         for model in self.models:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from nnunet_t1t2.study import markdown as md
 from nnunet_t1t2.study.converted import ConvertedDataset
-from nnunet_t1t2.study.findings import TEST_SET, sample, signed
+from nnunet_t1t2.study.findings import TEST_SET, sample
 from nnunet_t1t2.study.layout import Condition, condition_at
 from nnunet_t1t2.study.protocol import ALL
 from nnunet_t1t2.study.classes import CLASSES, TissueClass
@@ -115,8 +115,7 @@ def more_data_table(results: StudyResults) -> str:
 
 
 def difference_text(value: PairedComparison) -> str:
-    interval = f" [{signed(value.low)}, {signed(value.high)}]" if value.low is not None else ""
-    return f"{signed(value.difference)}{interval}"
+    return md.paired(value)
 
 
 def size_findings(results: StudyResults) -> list[str]:

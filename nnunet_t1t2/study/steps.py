@@ -276,17 +276,32 @@ class EvaluateStep(Step):
         self.title = f"evaluating {model.name} on the {test_set} test set"
 
     def is_done(self, context: StudyContext, state: StudyState) -> bool:
-        return up_to_date(context.layout.evaluation_file(self.model, self.test_set),
-                          context.layout.prediction_folder(self.model, self.test_set))
+        predictions = context.layout.prediction_folder(self.model, self.test_set)
+        return up_to_date(context.layout.evaluation_file(self.model, self.test_set), predictions) and (
+            not self.scores_pseudo_ct(context) or
+            up_to_date(context.layout.pseudo_ct_file(self.model, self.test_set), predictions))
+
+    def scores_pseudo_ct(self, context: StudyContext) -> bool:
+        """Whether the conversion left the test patients' registered CTs (an older one did not)."""
+        return context.layout.test_cts(self.test_set).is_dir()
 
     def run(self, context: StudyContext) -> None:
+        from nnunet_t1t2.atomic import write_json_atomically
+        from nnunet_t1t2.conversion.manifest import MANIFEST
         from nnunet_t1t2.evaluation import evaluate_folders, write_csv, write_json
+        from nnunet_t1t2.evaluation.pseudo_ct_cases import pseudo_ct_errors
+        from nnunet_t1t2.prediction.pseudo_ct import choose_hu
 
-        summary = evaluate_folders(context.layout.prediction_folder(self.model, self.test_set),
-                                   context.layout.test_labels(self.test_set), num_processes=1)
-        target = context.layout.evaluation_file(self.model, self.test_set)
+        layout, predictions = context.layout, context.layout.prediction_folder(self.model, self.test_set)
+        summary = evaluate_folders(predictions, layout.test_labels(self.test_set), num_processes=1)
+        target = layout.evaluation_file(self.model, self.test_set)
         write_csv(summary, target.with_suffix(".csv"))
         write_json(summary, target)  # atomically, like every file of the study
+        if self.scores_pseudo_ct(context):  # with the HU its own training patients' CTs hold (predict --hu-from)
+            hu = choose_hu(hu_from=str(layout.raw_dataset(self.test_set) / MANIFEST))
+            errors = pseudo_ct_errors(predictions, layout.test_labels(self.test_set), layout.test_cts(self.test_set),
+                                      hu.values)
+            write_json_atomically(layout.pseudo_ct_file(self.model, self.test_set), {**errors, **hu.record()})
 
 
 class ReportStep(Step):

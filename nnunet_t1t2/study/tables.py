@@ -16,7 +16,7 @@ from nnunet_t1t2.evaluation import DISTANCES
 from nnunet_t1t2.study.findings import BASELINE, TEST_SET
 from nnunet_t1t2.study.classes import BONE_CLASS, BY_NAME, CLASSES, TissueClass
 from nnunet_t1t2.study.results import METRICS, Score, StudyResults
-from nnunet_t1t2.study.statistics import Estimate, PairedComparison, patient_means
+from nnunet_t1t2.study.statistics import Estimate, patient_means
 from nnunet_t1t2.study.strategies import STRATEGIES, Strategy
 
 FOLD_TABLE_TITLES = {
@@ -96,18 +96,11 @@ def surface_distance_table(results: StudyResults) -> str:
                 value = results.estimate(strategy.key, TEST_SET, tissue.key, metric)
                 against = None if strategy.key == BASELINE else \
                     results.comparison(strategy.key, BASELINE, TEST_SET, tissue.key, metric)
-                cells += [md.score(estimate_score(value), 2), _paired_mm(against)]
+                cells += [md.score(estimate_score(value), 2), md.paired(against, 2)]
             rows.append([strategy.label, tissue.short_name, *cells])
     header = ["Model", "Class", *(f"{metric} [mm] {what}" for metric in DISTANCES
                                   for what in ("[95 % CI]", f"minus {STRATEGIES[BASELINE].short_name} [95 % CI]"))]
     return md.table(header, rows) if rows else "No T2 strategy was run."
-
-
-def _paired_mm(comparison: PairedComparison | None) -> str:
-    if comparison is None:
-        return md.MISSING
-    interval = f" [{comparison.low:+.2f}, {comparison.high:+.2f}]" if comparison.low is not None else ""
-    return f"{comparison.difference:+.2f}{interval}"
 
 
 def comparison_tables(results: StudyResults) -> str:
