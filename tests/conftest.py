@@ -116,17 +116,29 @@ SLOW_FIXTURES = {"phantom_datasets", "source_model", "linked_target", "study", "
                  "coarse_phantom", "fresh_nnunet", "installed", "fresh", "checkout"}
 
 
-#: The test files that take longest, longest first: pytest-xdist hands files to its workers in
-#: collection order (pytest.ini: --no-loadscope-reorder), so these start first and the run does not end
-#: with one worker alone on a long file. The others follow in their usual order.
-LONGEST_FIRST = ("test_study.py", "test_gpu_check.py", "test_predict.py", "test_transfer.py", "test_conversion.py",
-                 "test_seunet_trainer.py", "test_hybrid.py", "test_checkpoints.py", "test_seeds.py",
-                 "test_layouts.py", "test_install.py", "test_planning_ct_devices.py")
+#: The session fixtures that train: every test file using one runs on the same pytest-xdist worker
+#: (pytest.ini: --dist loadgroup), so that they are built once per run, not once per worker.
+TRAINED_FIXTURES = {"phantom_datasets", "source_model", "linked_target"}
+TRAINED_GROUP = "trained-phantom"
+
+#: The work that takes longest, longest first: pytest-xdist hands groups to its workers in collection
+#: order (pytest.ini: --no-loadscope-reorder), so these start first and the run does not end with one
+#: worker alone on a long file. The others follow in their usual order.
+LONGEST_FIRST = (TRAINED_GROUP, "test_study.py", "test_gpu_check.py", "test_conversion.py", "test_layouts.py",
+                 "test_install.py", "test_planning_ct_devices.py")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (its own modifyitems hook)
 def pytest_collection_modifyitems(items):
+    trained_files = {item.path for item in items if TRAINED_FIXTURES & set(getattr(item, "fixturenames", ()))}
+
+    def group(item) -> str:
+        """One group per file (its module fixtures are built once); the files of the trained fixtures in one."""
+        return TRAINED_GROUP if item.path in trained_files else item.path.name
+
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group(group(item)))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's own order stays
+    items.sort(key=lambda item: rank.get(group(item), len(rank)))  # stable: each file's own order stays
