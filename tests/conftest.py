@@ -116,10 +116,14 @@ SLOW_FIXTURES = {"phantom_datasets", "source_model", "linked_target", "study", "
                  "coarse_phantom", "fresh_nnunet", "installed", "fresh", "checkout"}
 
 
-#: The session fixtures that train: every test file using one runs on the same pytest-xdist worker
-#: (pytest.ini: --dist loadgroup), so that they are built once per run, not once per worker.
+#: The session fixtures that train, and the test files that use them: those files run on one
+#: pytest-xdist worker (:func:`pytest_xdist_make_scheduler`), so the fixtures are built once per run,
+#: not once per worker. The scheduler sees only test ids, so the files are listed; collection checks
+#: the list against the fixtures the tests use.
 TRAINED_FIXTURES = {"phantom_datasets", "source_model", "linked_target"}
-TRAINED_GROUP = "trained-phantom"
+TRAINED_FILES = {"test_checkpoints.py", "test_hybrid.py", "test_predict.py", "test_se_plans.py", "test_seeds.py",
+                 "test_seunet_trainer.py", "test_source_check.py", "test_transfer.py"}
+TRAINED_GROUP = "the files of the trained fixtures"
 
 #: The work that takes longest, longest first: pytest-xdist hands groups to its workers in collection
 #: order (pytest.ini: --no-loadscope-reorder), so these start first and the run does not end with one
@@ -128,17 +132,34 @@ LONGEST_FIRST = (TRAINED_GROUP, "test_study.py", "test_gpu_check.py", "test_conv
                  "test_install.py", "test_planning_ct_devices.py")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (its own modifyitems hook)
+def work_unit(file_name: str) -> str:
+    """What one worker runs as a whole: a test file (its module fixtures are built once), or all the
+    files of the trained fixtures."""
+    return TRAINED_GROUP if file_name in TRAINED_FILES else file_name
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown with -p no:xdist
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's per-file scheduling (``--dist loadfile``) with the files of the trained fixtures
+    as one unit. (``--dist loadgroup`` would say it with marks, but pytest-xdist 3.8 names a group by
+    rewriting ``item._nodeid``, which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TrainedFixturesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return TRAINED_GROUP if Path(file).name in TRAINED_FILES else file
+
+    return TrainedFixturesTogether(config, log)
+
+
 def pytest_collection_modifyitems(items):
-    trained_files = {item.path for item in items if TRAINED_FIXTURES & set(getattr(item, "fixturenames", ()))}
-
-    def group(item) -> str:
-        """One group per file (its module fixtures are built once); the files of the trained fixtures in one."""
-        return TRAINED_GROUP if item.path in trained_files else item.path.name
-
+    users = {item.path.name for item in items if TRAINED_FIXTURES & set(getattr(item, "fixturenames", ()))}
+    if users - TRAINED_FILES:
+        raise pytest.UsageError(f"tests/conftest.py: add {sorted(users - TRAINED_FILES)} to TRAINED_FILES "
+                                f"(they use {sorted(TRAINED_FIXTURES)})")
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        item.add_marker(pytest.mark.xdist_group(group(item)))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(group(item), len(rank)))  # stable: each file's own order stays
+    items.sort(key=lambda item: rank.get(work_unit(item.path.name), len(rank)))  # stable: each file's order stays
