@@ -13,14 +13,14 @@ from scipy import stats
 
 from nnunet_t1t2.evaluation import DISTANCES, evaluation_classes, metrics_from_counts, summarize, write_json
 from nnunet_t1t2.evaluation.classes import DEFAULT_LABELS
+from nnunet_t1t2.evaluation.pseudo_ct_cases import IMAGES, REGIONS
 from nnunet_t1t2.labels import BONE
 from nnunet_t1t2.study.classes import BONE_CLASS, CLASSES, HEAD_CLASSES
-from nnunet_t1t2.study.findings import findings
+from nnunet_t1t2.study.findings import findings, verdict
 from nnunet_t1t2.study.layout import Model, StudyLayout
 from nnunet_t1t2.study.protocol import make_protocol
 from nnunet_t1t2.study.pseudo_ct import pseudo_ct_findings, pseudo_ct_table
-from nnunet_t1t2.study.results import StudyResults
-from nnunet_t1t2.study.findings import verdict
+from nnunet_t1t2.study.results import PER_CASE, StudyResults
 from nnunet_t1t2.study.statistics import (BOOTSTRAP_SEED, RESAMPLES, bootstrap_interval, estimate,
                                           paired_comparison, patient_means, wilcoxon_p)
 from nnunet_t1t2.study.strategies import STRATEGIES
@@ -294,3 +294,18 @@ def test_the_pseudo_ct_table_and_finding_are_the_patient_means_of_the_files(tiny
     assert finding.startswith("- Lowest T2 pseudo-CT error inside the head: hybrid multiplication, MAE "
                               f"{fmean(per_patient['hybrid-mul']):.0f} HU [")
     assert "it beats water" in finding and f"give {fmean(CT_LABELS_MAE):.0f} HU" in finding
+
+
+def test_the_tidy_table_holds_every_per_case_value_once(tiny_study):
+    write_pseudo_ct_files(tiny_study)
+    rows = StudyResults(tiny_study.layout, tiny_study.protocol).observations()
+    keys = [(r.condition, r.run, r.test_set, r.case, r.class_key, r.metric) for r in rows]
+    assert len(keys) == len(set(keys))
+    per_case = len(CLASSES_EVALUATED) * len(PER_CASE) + len(IMAGES) * len(REGIONS)  # classes x metrics, pseudo-CT
+    assert len(rows) == len(BONE_TP) * len(PATIENTS) * per_case
+    bone = next(r for r in rows if r.condition.role == "hybrid-mul" and r.run == (1, 0) and r.case == "P3_T2"
+                and r.class_key == BONE_CLASS.key and r.metric == "Dice")
+    assert bone.value == pytest.approx(bone_dice(BONE_TP[("hybrid-mul", 1)][2]))
+    mae = next(r for r in rows if r.condition.role == "no-ft" and r.run == (0, 0) and r.case == "P2_T2"
+               and r.metric == "MAE predicted head")
+    assert mae.value == HEAD_MAE[("no-ft", 0)][1] and mae.class_key == ""

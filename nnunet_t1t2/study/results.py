@@ -2,6 +2,12 @@
 size) and its runs (seed, fold), test set and class, the per-patient values, the pooled scores, and
 each training's convergence record.
 
+Every per-patient value is read once into one tidy table (:meth:`StudyResults.observations`: one
+:class:`Observation` per condition x run x test set x patient x class x metric), from which every
+estimate and comparison is drawn: an observation's run (seed, fold: :data:`~.statistics.Run`) is
+what the statistics average and resample as replicates, its condition (strategy, T2 training size:
+:class:`~.layout.Condition`) what the report compares.
+
 The primary figure (:meth:`StudyResults.estimate`) is the mean over test patients of each
 patient's value averaged over the model's training runs (seeds x folds), with a bootstrap interval
 over patients and the between-seed spread (:mod:`.statistics`). The *paper-style* values are the
@@ -17,7 +23,8 @@ from pathlib import Path
 from statistics import fmean
 
 from nnunet_t1t2.evaluation import DISTANCES, t_interval
-from nnunet_t1t2.study.layout import Condition, Model, StudyLayout, condition_at, trained_models
+from nnunet_t1t2.evaluation.pseudo_ct_cases import IMAGES, REGIONS
+from nnunet_t1t2.study.layout import TEST_SETS, Condition, Model, StudyLayout, condition_at, trained_models
 from nnunet_t1t2.study.protocol import Protocol
 from nnunet_t1t2.study.statistics import Estimate, PairedComparison, Run, estimate, paired_comparison
 
@@ -29,6 +36,29 @@ METRICS = {"PRE": "Precision", "REC": "Recall", "DSC": "Dice", "JSC": "IoU"}
 #: Every per-case value the study reads, by a table's name for it and the evaluation's: the paper's
 #: overlap metrics and the surface distances in mm (which have no pooled value).
 PER_CASE = {**METRICS, **{distance: distance for distance in DISTANCES}}
+
+
+#: An observation's class key for a value of the whole case (a pseudo-CT error).
+WHOLE_CASE = ""
+
+
+def pseudo_ct_metric(image: str, region: str) -> str:
+    """The metric name of a pseudo-CT error in the table: "MAE predicted head"."""
+    return f"MAE {image} {region}"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One row of the tidy table: a value of one test patient."""
+    condition: Condition
+    run: Run
+    test_set: str
+    case: str
+    class_key: str
+    """The evaluation's class key ("2", "(0, 3)"), or :data:`WHOLE_CASE`."""
+    metric: str
+    """The evaluation's name of a per-case metric (``Dice``, ``HD95``), or :func:`pseudo_ct_metric`'s."""
+    value: float | None
 
 
 @dataclass(frozen=True)
@@ -51,6 +81,7 @@ class StudyResults:
         for model in self.models:
             self.runs_of.setdefault(model.condition, {})[model.run] = model
         self._files: dict[Path, dict | None] = {}
+        self._values: dict[tuple[Condition, str, str, str], dict[Run, dict[str, float | None]]] | None = None
 
     def condition(self, role: str | Condition, t2_size: int | None = MAIN_SIZE) -> Condition:
         """``role`` at ``t2_size`` (default: the main size); a condition as it is."""
@@ -71,13 +102,40 @@ class StudyResults:
                      for run, model in sorted(self.runs_of.get(self.condition(condition), {}).items())}
         return {run: summary for run, summary in summaries.items() if summary is not None}
 
+    def observations(self) -> list[Observation]:
+        """The tidy table: every per-case value of every evaluation file and pseudo-CT file on disk."""
+        rows = []
+        for model in self.models:
+            for test_set in TEST_SETS:
+                summary = self.summary(model, test_set)
+                for case in summary["metric_per_case"] if summary else ():
+                    rows += [Observation(model.condition, model.run, test_set, case["case"], key, metric, value)
+                             for key, values in case["metrics"].items() for metric, value in values.items()
+                             if metric in PER_CASE.values()]
+                scored = self._read(self.layout.pseudo_ct_file(model, test_set))
+                for case in scored["cases"] if scored else ():
+                    rows += [Observation(model.condition, model.run, test_set, case["case"], WHOLE_CASE,
+                                         pseudo_ct_metric(image, region), case["mae_hu"][image][region])
+                             for image in IMAGES for region in REGIONS]
+        return rows
+
+    def values(self, condition: str | Condition, test_set: str, class_key: str,
+               metric: str) -> dict[Run, dict[str, float | None]]:
+        """(seed, fold) -> case -> value of the table's rows of one condition, test set, class and
+        metric (the table's own names), runs in order."""
+        if self._values is None:
+            self._values = {}
+            for row in self.observations():
+                per_run = self._values.setdefault((row.condition, row.test_set, row.class_key, row.metric), {})
+                per_run.setdefault(row.run, {})[row.case] = row.value
+        found = self._values.get((self.condition(condition), test_set, class_key, metric), {})
+        return {run: found[run] for run in sorted(found)}
+
     def per_patient_values(self, condition: str | Condition, test_set: str, class_key: str,
                            metric: str = "DSC") -> dict[Run, dict[str, float | None]]:
-        """(seed, fold) -> case -> value, for every evaluated run of ``condition`` (None for a distance an
-        evaluation written before the distances were measured does not hold)."""
-        field = PER_CASE[metric]
-        return {run: {case["case"]: case["metrics"][class_key].get(field) for case in summary["metric_per_case"]}
-                for run, summary in self.evaluated(condition, test_set).items()}
+        """(seed, fold) -> case -> value of ``metric`` (a name of :data:`PER_CASE`), for every run of
+        ``condition`` evaluated with it."""
+        return self.values(condition, test_set, class_key, PER_CASE[metric])
 
     def estimate(self, condition: str | Condition, test_set: str, class_key: str,
                  metric: str = "DSC") -> Estimate | None:
@@ -95,12 +153,7 @@ class StudyResults:
         """(seed, fold) -> case -> MAE in HU of ``image`` (a pseudo-CT of
         :data:`~nnunet_t1t2.evaluation.pseudo_ct_cases.IMAGES`: the prediction's, or a reference made
         from the same case) inside ``region``, for every run of ``condition`` whose pseudo-CTs were scored."""
-        runs = {}
-        for run, model in sorted(self.runs_of.get(self.condition(condition), {}).items()):
-            scored = self._read(self.layout.pseudo_ct_file(model, test_set))
-            if scored is not None:
-                runs[run] = {case["case"]: case["mae_hu"][image][region] for case in scored["cases"]}
-        return runs
+        return self.values(condition, test_set, WHOLE_CASE, pseudo_ct_metric(image, region))
 
     def pseudo_ct_hu(self, test_set: str) -> dict | None:
         """The HU per class and their sources that made the pseudo-CTs of ``test_set`` (any scored run's)."""
