@@ -142,7 +142,7 @@ def work_unit(file_name: str) -> str:
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist's per-file scheduling (``--dist loadfile``) with the files of the trained fixtures
     as one unit. (``--dist loadgroup`` would say it with marks, but pytest-xdist 3.8 names a group by
-    rewriting ``item._nodeid``, which pytest 9 no longer reads.)"""
+    rewriting ``item._nodeid``, which pytest 9.2 no longer reads: pytest-dev/pytest-xdist#1386.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class TrainedFixturesTogether(LoadScopeScheduling):
