@@ -61,7 +61,7 @@ setup(
         # installs a dask-cuda matching the installed distributed
         # cryptography: the TLS credentials made for each study that runs batch jobs
         "cluster": ["dask-jobqueue", "cryptography"],
-        "test": ["pytest>=7", "pytest-xdist>=3", "dask-jobqueue", "cryptography", "psutil"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "filelock", "dask-jobqueue", "cryptography", "psutil"],
     },
     entry_points={"console_scripts": ["nnunet-t1t2 = nnunet_t1t2.cli:main"]},
 )

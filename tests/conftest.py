@@ -2,16 +2,20 @@
 
 Everything runs through the real commands (``nnunet-t1t2 phantom|convert|plans|link`` and
 ``nnUNetv2_*``) in temporary nnU-Net folders, on the CPU, with the short schedule set through
-the environment. The data sets and the source model are built once per test session.
+the environment. The data sets and the source model are built once per test run, however many
+pytest-xdist workers use them (:func:`build_once`); each test trains its own trainers beside them.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
+from filelock import FileLock
 
 from nnunet_t1t2.study.commands import CPU_TRAINING_SETTINGS, CommandRunner
 
@@ -78,18 +82,42 @@ class PhantomDatasets:
     t1t2: str
 
 
+def run_folder(tmp_path_factory) -> Path:
+    """This test run's folder: shared by its pytest-xdist workers (each has a folder of its own below
+    it), or the session's own without xdist."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_once(folder: Path, stage: str, build: Callable[[], None]) -> None:
+    """``build()`` once per test run, however many workers ask: the first one builds under a file lock
+    while the others wait, then all use what it left in ``folder``; a build that failed leaves no mark,
+    so the next one to ask builds again."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder / f".{stage}.lock"):
+        done = folder / f".{stage}.done"
+        if not done.is_file():
+            build()
+            done.touch()
+
+
 @pytest.fixture(scope="session")
 def phantom_datasets(tmp_path_factory) -> PhantomDatasets:
     """Eight small phantom patients (four with T2), converted, planned, preprocessed with the demo preset."""
-    root = tmp_path_factory.mktemp("nnunet")
+    root = run_folder(tmp_path_factory) / "nnunet"
     nnunet = NNUNetFolders(root / "raw", root / "preprocessed", root / "results")
-    phantom = root / "phantom"
-    nnunet.run("nnunet-t1t2", "phantom", "--out", str(phantom), "--n", "8", "--n-t2", "4", "--seed", "7")
-    nnunet.run("nnunet-t1t2", "convert", "--input", str(phantom), "--layout", "paired", "--name", "Phantom",
-               "--t1-id", str(T1_ID), "--t2-id", str(T2_ID), "--t1t2-id", str(T1T2_ID), "-np", "2")
-    nnunet.run("nnUNetv2_plan_and_preprocess", "-d", str(T1_ID), "-c", CONFIG, "-np", "1", "-npfp", "1")
-    nnunet.run("nnunet-t1t2", "plans", "demo", "-d", str(T1_ID))
-    nnunet.run("nnUNetv2_preprocess", "-d", str(T1_ID), "-plans_name", PLANS, "-c", CONFIG, "-np", "1")
+
+    def build() -> None:
+        phantom = root / "phantom"
+        nnunet.run("nnunet-t1t2", "phantom", "--out", str(phantom), "--n", "8", "--n-t2", "4", "--seed", "7",
+                   "--overwrite")
+        nnunet.run("nnunet-t1t2", "convert", "--input", str(phantom), "--layout", "paired", "--name", "Phantom",
+                   "--t1-id", str(T1_ID), "--t2-id", str(T2_ID), "--t1t2-id", str(T1T2_ID), "-np", "2")
+        nnunet.run("nnUNetv2_plan_and_preprocess", "-d", str(T1_ID), "-c", CONFIG, "-np", "1", "-npfp", "1")
+        nnunet.run("nnunet-t1t2", "plans", "demo", "-d", str(T1_ID))
+        nnunet.run("nnUNetv2_preprocess", "-d", str(T1_ID), "-plans_name", PLANS, "-c", CONFIG, "-np", "1")
+
+    build_once(root, "datasets", build)
     names = {i: next(nnunet.raw.glob(f"Dataset{i:03d}_*")).name for i in (T1_ID, T2_ID, T1T2_ID)}
     return PhantomDatasets(nnunet, names[T1_ID], names[T2_ID], names[T1T2_ID])
 
@@ -98,15 +126,16 @@ def phantom_datasets(tmp_path_factory) -> PhantomDatasets:
 def source_model(phantom_datasets) -> Path:
     """The T1 source: SEUNetTrainer on the T1 phantom, fold 0; returns its fold folder."""
     nnunet = phantom_datasets.nnunet
-    nnunet.train(T1_ID, "SEUNetTrainer")
+    build_once(nnunet.raw.parent, "source", lambda: nnunet.train(T1_ID, "SEUNetTrainer"))
     return nnunet.fold_folder(phantom_datasets.t1, "SEUNetTrainer")
 
 
 @pytest.fixture(scope="session")
 def linked_target(phantom_datasets, source_model) -> PhantomDatasets:
     """The T2 data set linked to the source model and preprocessed with its plans."""
-    phantom_datasets.nnunet.run("nnunet-t1t2", "link", "--source", str(T1_ID), "--target", str(T2_ID),
-                                "-p", PLANS, "-tr", "SEUNetTrainer", "-np", "1")
+    build_once(phantom_datasets.nnunet.raw.parent, "link", lambda: phantom_datasets.nnunet.run(
+        "nnunet-t1t2", "link", "--source", str(T1_ID), "--target", str(T2_ID), "-p", PLANS, "-tr", "SEUNetTrainer",
+        "-np", "1"))
     return phantom_datasets
 
 
@@ -116,50 +145,18 @@ SLOW_FIXTURES = {"phantom_datasets", "source_model", "linked_target", "study", "
                  "coarse_phantom", "fresh_nnunet", "installed", "fresh", "checkout"}
 
 
-#: The session fixtures that train, and the test files that use them: those files run on one
-#: pytest-xdist worker (:func:`pytest_xdist_make_scheduler`), so the fixtures are built once per run,
-#: not once per worker. The scheduler sees only test ids, so the files are listed; collection checks
-#: the list against the fixtures the tests use.
-TRAINED_FIXTURES = {"phantom_datasets", "source_model", "linked_target"}
-TRAINED_FILES = {"test_checkpoints.py", "test_hybrid.py", "test_predict.py", "test_se_plans.py", "test_seeds.py",
-                 "test_seunet_trainer.py", "test_source_check.py", "test_transfer.py"}
-TRAINED_GROUP = "the files of the trained fixtures"
-
-#: The work that takes longest, longest first: pytest-xdist hands groups to its workers in collection
+#: The work that takes longest, longest first: pytest-xdist hands files to its workers in collection
 #: order (pytest.ini: --no-loadscope-reorder), so these start first and the run does not end with one
-#: worker alone on a long file. The others follow in their usual order.
-LONGEST_FIRST = (TRAINED_GROUP, "test_study.py", "test_gpu_check.py", "test_conversion.py", "test_layouts.py",
-                 "test_install.py", "test_planning_ct_devices.py")
-
-
-def work_unit(file_name: str) -> str:
-    """What one worker runs as a whole: a test file (its module fixtures are built once), or all the
-    files of the trained fixtures."""
-    return TRAINED_GROUP if file_name in TRAINED_FILES else file_name
-
-
-@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown with -p no:xdist
-def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's per-file scheduling (``--dist loadfile``) with the files of the trained fixtures
-    as one unit. (``--dist loadgroup`` would say it with marks, but pytest-xdist 3.8 names a group by
-    rewriting ``item._nodeid``, which pytest 9.2 no longer reads: pytest-dev/pytest-xdist#1386.)"""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class TrainedFixturesTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            file = nodeid.split("::", 1)[0]
-            return TRAINED_GROUP if Path(file).name in TRAINED_FILES else file
-
-    return TrainedFixturesTogether(config, log)
+#: worker alone on a long file; the files of the trained fixtures follow, the first of them building
+#: those. The others follow in their usual order.
+LONGEST_FIRST = ("test_study.py", "test_gpu_check.py", "test_predict.py", "test_transfer.py", "test_hybrid.py",
+                 "test_conversion.py", "test_seunet_trainer.py", "test_checkpoints.py", "test_seeds.py",
+                 "test_layouts.py", "test_install.py", "test_planning_ct_devices.py")
 
 
 def pytest_collection_modifyitems(items):
-    users = {item.path.name for item in items if TRAINED_FIXTURES & set(getattr(item, "fixturenames", ()))}
-    if users - TRAINED_FILES:
-        raise pytest.UsageError(f"tests/conftest.py: add {sorted(users - TRAINED_FILES)} to TRAINED_FILES "
-                                f"(they use {sorted(TRAINED_FIXTURES)})")
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(work_unit(item.path.name), len(rank)))  # stable: each file's order stays
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's own order stays
