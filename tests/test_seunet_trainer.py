@@ -1,6 +1,7 @@
 """SEUNetTrainer through stock nnU-Net: training, validation, prediction, --c, discovery, the paper preset."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -172,11 +173,16 @@ def test_stock_nnunet_finds_the_trainers_through_the_trainers_path(start_in, tmp
     assert found.stdout.strip().splitlines()[-1] == "nnunet_t1t2.trainers.hybrid 9 []"
 
 
-def test_paper_preset_plans_are_preprocessed_by_nnunet(phantom_datasets):
+def test_paper_preset_plans_are_preprocessed_by_nnunet(phantom_datasets, tmp_path):
     nnunet = phantom_datasets.nnunet
-    nnunet.run("nnunet-t1t2", "plans", "paper", "-d", str(T1_ID))
-    nnunet.run("nnUNetv2_preprocess", "-d", str(T1_ID), "-plans_name", "nnUNetPlans_paper", "-c", CONFIG, "-np", "1")
-    folder = nnunet.preprocessed / phantom_datasets.t1
+    # in a copy of the preprocessed data set: nnU-Net rewrites the shared data folder, which trainings of
+    # other tests may be reading meanwhile
+    preprocessed = tmp_path / "preprocessed"
+    shutil.copytree(nnunet.preprocessed / phantom_datasets.t1, preprocessed / phantom_datasets.t1)
+    nnunet.run("nnunet-t1t2", "plans", "paper", "-d", str(T1_ID), nnUNet_preprocessed=str(preprocessed))
+    nnunet.run("nnUNetv2_preprocess", "-d", str(T1_ID), "-plans_name", "nnUNetPlans_paper", "-c", CONFIG, "-np", "1",
+               nnUNet_preprocessed=str(preprocessed))
+    folder = preprocessed / phantom_datasets.t1
     plans = json.loads((folder / "nnUNetPlans_paper.json").read_text(encoding="utf-8"))
     config = plans["configurations"][CONFIG]
     arch = config["architecture"]["arch_kwargs"]
