@@ -20,6 +20,15 @@ def test_help_lists_every_verb():
     assert "not built yet" not in result.stdout
 
 
+def test_a_verb_fills_in_only_its_own_options_so_a_light_verb_starts_without_torch():
+    # The study's options list its presets and strategies, which import torch (about two seconds).
+    code = ("import sys\nfrom nnunet_t1t2.cli import main\ntry:\n    main(['phantom', '--help'])\n"
+            "except SystemExit:\n    pass\nprint('torch imported:', 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, encoding="utf-8", check=True)
+    assert result.stdout.startswith("usage: nnunet-t1t2 phantom")
+    assert result.stdout.rstrip().endswith("torch imported: False")
+
+
 @pytest.mark.parametrize("verb", VERBS)
 def test_every_verb_has_working_help(verb):
     result = subprocess.run([CLI, verb, "--help"], capture_output=True, encoding="utf-8", errors="replace")

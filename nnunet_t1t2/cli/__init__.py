@@ -1,8 +1,10 @@
-"""``nnunet-t1t2 <verb>``: one module per verb, imported only when that verb runs.
+"""``nnunet-t1t2 <verb>``: one module per verb, whose options are built only when that verb is chosen.
 
-Each verb module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
-Verb modules keep heavy imports (torch, nnU-Net, SimpleITK) inside ``run`` so that
-``nnunet-t1t2 --help`` stays instant.
+Each verb module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``, and
+imports nothing heavy at module level. ``add_arguments`` may import what its choices come from (the
+study's presets and strategies bring torch, the conversion layouts SimpleITK), so only the chosen
+verb's parser is filled in: ``nnunet-t1t2 phantom ...`` does not pay for the study's imports, and
+``nnunet-t1t2 --help`` for nobody's.
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ VERBS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every verb, or with ``only`` the verbs listed and only that one's options filled in."""
     parser = argparse.ArgumentParser(
         prog="nnunet-t1t2",
         description="Transfer nnU-Net head segmentation (soft tissue, bone, air) from T1- to T2-weighted MR.",
@@ -37,13 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         # argparse %-formats help strings (not descriptions), so a literal "%" must be doubled there.
         sub = verbs.add_parser(verb, help=module.HELP.replace("%", "%%"), description=module.HELP)
-        module.add_arguments(sub)
+        if only is None or verb == only:
+            module.add_arguments(sub)
         sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # The verb is the first argument: the top-level parser has no option but --help.
+    args = build_parser(only=argv[0] if argv else "").parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except UserError as e:
