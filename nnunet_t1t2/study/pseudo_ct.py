@@ -52,7 +52,7 @@ def pseudo_ct_table(results: StudyResults) -> str:
         for region in REGIONS:
             baseline = None if role == BASELINE or BASELINE not in scored else against(results, role, region, BASELINE)
             cells += [_score(pseudo_ct_estimate(results, role, region)),
-                      _difference(against(results, role, region, other_image="water")), _difference(baseline)]
+                      md.paired(against(results, role, region, other_image="water"), 0), md.paired(baseline, 0)]
         rows.append([STRATEGIES[role].label, *cells])
     for image, label in REFERENCES.items():
         rows.append([label, *(cell for region in REGIONS
@@ -82,7 +82,7 @@ def pseudo_ct_findings(results: StudyResults) -> list[str]:
     text = (f"- Lowest T2 pseudo-CT error inside the head: {STRATEGIES[best].short_name}, MAE "
             f"{_estimate_hu(estimates[best])}")
     if water is not None:
-        text += f"; against a water-only pseudo-CT {_difference(water)} HU ({sample(water)}): {_water_verdict(water)}"
+        text += f"; against a water-only pseudo-CT {md.paired(water, 0)} HU ({sample(water)}): {_water_verdict(water)}"
     if floor is not None:
         text += f". The CT's own labels with the same HU give {floor.mean:.0f} HU, the best bulk density can do"
     return [text + "."]
@@ -104,7 +104,3 @@ def _estimate_hu(value: Estimate) -> str:
 
 def _score(value: Estimate | None) -> str:
     return md.score(None if value is None else Score(value.mean, value.low, value.high), 0)
-
-
-def _difference(value: PairedComparison | None) -> str:
-    return md.paired(value, 0)

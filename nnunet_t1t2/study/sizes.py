@@ -107,15 +107,11 @@ def more_data_table(results: StudyResults) -> str:
             for tissue in SIZE_CLASSES:
                 value = more_data(results, strategy, larger, smaller, tissue)
                 rows.append([strategy.label, f"{size_label(results, smaller)} → {size_label(results, larger)}",
-                             tissue.short_name, difference_text(value) if value else md.MISSING,
+                             tissue.short_name, md.paired(value) if value else md.MISSING,
                              md.number(value.p_value, 2) if value and value.p_value is not None else md.MISSING,
                              sample(value) if value else md.MISSING])
     header = ["Model", "T2 training patients", "Class", "DSC difference [95 % CI]", "Wilcoxon p", "Over"]
     return md.table(header, rows) if rows else "No strategy that trains on T2 was run at two sizes."
-
-
-def difference_text(value: PairedComparison) -> str:
-    return md.paired(value)
 
 
 def size_findings(results: StudyResults) -> list[str]:
@@ -166,10 +162,10 @@ def best_at_size_line(results: StudyResults, size: int | None, tissue: TissueCla
     text = f"- {where}: {best.short_name} is {'best' if value.covers_training else 'highest'} " \
            f"(Dice {value.mean:.3f}{interval})"
     if not value.covers_training:
-        listed = ", ".join(f"{s.short_name} {difference_text(c)}" for s, c in others.items())
+        listed = ", ".join(f"{s.short_name} {md.paired(c)}" for s, c in others.items())
         return text + (f"; the others against it: {listed}." if listed else ".")
-    alike = [f"{s.short_name} ({difference_text(c)})" for s, c in others.items() if not c.distinguishable]
-    worse = [f"{s.short_name} ({difference_text(c)})" for s, c in others.items() if c.distinguishable]
+    alike = [f"{s.short_name} ({md.paired(c)})" for s, c in others.items() if not c.distinguishable]
+    worse = [f"{s.short_name} ({md.paired(c)})" for s, c in others.items() if c.distinguishable]
     return text + "".join([f"; not distinguishable from it: {', '.join(alike)}"] * bool(alike) +
                           [f"; worse: {', '.join(worse)}"] * bool(worse)) + "."
 
@@ -185,7 +181,7 @@ def more_data_line(results: StudyResults, strategy: Strategy, smaller: int | Non
         if value.covers_training:
             verdict = (", helped" if value.difference > 0 else ", hurt") if value.distinguishable else \
                 ", not distinguishable"
-        parts.append(f"{tissue.words} {difference_text(value)}{verdict}")
+        parts.append(f"{tissue.words} {md.paired(value)}{verdict}")
     if not parts:
         return None
     name = strategy.short_name
