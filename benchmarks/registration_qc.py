@@ -77,7 +77,8 @@ def judged(problem: RegistrationProblem, registration: Registration, others: Oth
     labels, head, _, _ = labels_from_ct(problem.mr, problem.mr_head, problem.ct, registration, settings.thresholds,
                                         tolerance)
     quality = registration_quality(problem.mr, problem.mr_head, head, labels, tolerance)
-    return quality_problems(quality, pose, settings.quality, others), {**pose.record(), **others.record()}, registration
+    figures = {**pose.record(), **others.record()}
+    return quality_problems({**quality, **figures}, settings.quality), figures, registration
 
 
 def compared(problem: RegistrationProblem, registration: Registration, cts: list[sitk.Image], indices: list[int],

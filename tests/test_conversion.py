@@ -25,7 +25,7 @@ from nnunet_t1t2.conversion import DatasetIds, QualityLimits, SplitProtocol, con
 from nnunet_t1t2.conversion.files import install_files
 from nnunet_t1t2.conversion.layouts import discover_patients
 from nnunet_t1t2.conversion.other_patients import compared_patients
-from nnunet_t1t2.conversion.pipeline import overlay_title
+from nnunet_t1t2.conversion.quality import qc_title, quality_problems
 from nnunet_t1t2.conversion.reading import read_ct, read_mr
 from nnunet_t1t2.conversion.registration import Registration, RegistrationProblem, RegistrationSettings, register
 from nnunet_t1t2.conversion.registration_check import check_pose, head_points, mean_displacement, mirrored_left_right, \
@@ -295,11 +295,11 @@ def test_registration_check_accepts_the_found_pose_and_measures_one_10_mm_off(ph
     assert tolerance == pytest.approx(1.5 * max(mr.GetSpacing()))
     found = register(problem, "found")
     check = check_pose(problem, found, tolerance, "found")
-    assert check.problems(limits) == [] and check.uncertainty_mm < 0.5 and check.sharpness > limits.min_sharpness
+    assert quality_problems(check.record(), limits) == [] and check.uncertainty_mm < 0.5 and check.sharpness > limits.min_sharpness
     off = Registration(moved_pose(found.transform, problem.head_centre(), np.array([10.0, 0, 0]), np.ones(3), 0.0))
     check_off = check_pose(problem, off, tolerance, "off")
     assert check_off.uncertainty_mm == pytest.approx(10.0, abs=1.0)
-    assert any("found a pose 10." in problem or "found a pose 9." in problem for problem in check_off.problems(limits))
+    assert any("found a pose 10." in problem or "found a pose 9." in problem for problem in quality_problems(check_off.record(), limits))
 
 
 @pytest.fixture(scope="module")
@@ -326,7 +326,7 @@ def test_a_pose_rotated_10_degrees_on_thick_slices_is_measured_and_refused(coars
     assert error > tolerance == 9.0
     check = check_pose(problem, rotated, tolerance, "rotated")
     assert check.uncertainty_mm == pytest.approx(error, abs=1.5)
-    assert any("is not the optimum" in reason for reason in check.problems(limits)), check.problems(limits)
+    assert any("is not the optimum" in reason for reason in quality_problems(check.record(), limits)), quality_problems(check.record(), limits)
 
 
 def write_mirrored_ct(source: Path, target: Path) -> None:
@@ -395,10 +395,12 @@ def test_images_are_compared_with_the_next_patients_and_same_size_cts_never_thei
 
 
 def test_the_qc_title_gives_the_uncertainty_and_how_well_the_best_other_ct_fits():
-    quality = {"uncertainty_mm": 0.44, "tolerance_mm": 9.0, "sharpness": 0.745, "similarity": 0.5,
+    quality = {"uncertainty_mm": 0.44, "tolerance_mm": 9.0, "best_restart_mm": 0.3, "best_restart_gain": 0.0,
+               "sharpness": 0.745, "mirror_gain": -0.012, "similarity": 0.5,
                "other_patients_similarity": {"a": 0.3, "b": None, "c": 0.36}, "head_mask_dice": 0.97}
-    assert overlay_title("p", "T2", quality) == ("p T2: registration uncertainty 0.4 mm (tolerance 9.0), sharpness "
-                                                 "0.74, best other patient's CT fits 0.72 as well, head-mask Dice 0.970")
+    assert qc_title("p", "T2", quality, QualityLimits()) == (
+        "p T2: registration uncertainty 0.4 mm (tolerance 9.0), sharpness 0.74 (least 0.25), mirror gain -1.2% "
+        "(most 0.5%), best other patient's CT fits 0.72 as well (most 1.005), head-mask Dice 0.970 (least 0.8)")
 
 
 def test_accept_names_a_known_patient(coarse_phantom, fresh_nnunet, capsys):

@@ -346,6 +346,11 @@ def test_a_study_without_t2_test_patients_stops_before_any_training(tmp_path):
     assert result.returncode != 0
     assert "Dataset502_PatientsT2: there is no test case" in output and "nothing was trained" in output, output
     assert not list((tmp_path / "out" / "logs").glob("train*")) and not list(tmp_path.rglob("checkpoint_*.pth"))
+    # handed to `convert` as a file, not as options turned back into strings
+    handed = json.loads((tmp_path / "out" / "conversion_settings.json").read_text(encoding="utf-8"))
+    assert handed == {"layout": None, "settings": {"folds": 1, "t2_test_fraction": 0.0}, "accept": []}
+    convert_command = (tmp_path / "out" / "logs" / "convert.log").read_text(encoding="utf-8").splitlines()[1]
+    assert "--settings" in convert_command and "fraction" not in convert_command
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -353,6 +358,7 @@ def test_a_study_without_t2_test_patients_stops_before_any_training(tmp_path):
     (["--folds", "2"], "no fold 2"),
     (["--seeds", "-1"], "seeds are non-negative"),
     (["--data", "/nonexistent/patients"], "no such folder"),
+    (["--min-head-dice", "2"], "--min-head-dice must lie in [0, 1], not 2"),
 ])
 def test_bad_arguments_are_user_errors(tmp_path, arguments, message):
     command = [str(BIN / "nnunet-t1t2"), "study", "--data", str(tmp_path), "--out", str(tmp_path / "out"),

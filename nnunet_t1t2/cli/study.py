@@ -85,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
     from nnunet_t1t2.study.cluster import ClusterOptions
     from nnunet_t1t2.study.runner import run_study
 
-    from nnunet_t1t2.cli.convert import conversion_arguments
+    from nnunet_t1t2.cli.convert import conversion_choices
 
     protocol = make_protocol(args.preset, args.strategies, args.folds, args.plans, seeds=args.seeds,
-                             convert_options=conversion_arguments(args), source_epochs=args.source_epochs,
+                             conversion=conversion_choices(args, study=True), source_epochs=args.source_epochs,
                              source_patience=args.source_patience,
                              accept_unlearned_source=args.accept_unlearned_source,
                              t2_train_sizes=args.t2_train_sizes)

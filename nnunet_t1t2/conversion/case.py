@@ -105,19 +105,20 @@ def label_mr_image(source: PatientSource, modality: str, ct: sitk.Image, setting
         tolerance = settings.quality.tolerance_mm(mr)
         labels, ct_head, ct_coverage, ct_on_mr = labels_from_ct(mr, mr_head, ct, registration, settings.thresholds,
                                                                 tolerance, given_head_mask)
-        quality = registration_quality(mr, mr_head, ct_head, labels, tolerance)
+        quality = {**registration_quality(mr, mr_head, ct_head, labels, tolerance),
+                   "ct_covers_mr_fraction": round(ct_coverage, 4)}
         if pose is not None:
             quality.update(pose.record())
         if others is not None:
             quality.update(others.record())
-        refused = quality_problems(quality, pose, settings.quality, others)
+        refused = quality_problems(quality, settings.quality)
         if refused and not accepted:
             raise refusal(refused, what)
         if accepted:
             quality["accepted_by_user"] = {"refused_for": refused}
         facts = {
             "registration": registration.record(),
-            "quality": {**quality, "ct_covers_mr_fraction": round(ct_coverage, 4)},
+            "quality": quality,
             "label_volumes_ml": label_volumes_ml(labels),
             tissue_hu.CASE_KEY: tissue_hu.median_hu_per_label(ct_on_mr, labels),
         }

@@ -6,8 +6,8 @@ another head of about the same size and shape: such a CT has a clear optimum too
 holds the evidence for that: other patients' CTs, registered to the same MR image in the same way, show
 how well a CT of another head fits this image, at its resolution, contrast and noise. The patient's own
 CT fits it better than any of them, so an image whose CT another patient's fits clearly better (by more
-than the optimiser's noise, as for the mirror test) is refused: the CTs of two patients are swapped, or
-the CT given is not this patient's.
+than ``--max-other-patient-gain``, by default the optimiser's noise, as for the mirror test) is refused:
+the CTs of two patients are swapped, or the CT given is not this patient's.
 
 Each MR image is compared with the CTs of the next few patients in name order (wrapping around) and of
 any patient whose CT file has the same size as its own (a copy of one CT for two patients). A CT that is
@@ -23,7 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.registration import RegistrationProblem
-from nnunet_t1t2.conversion.registration_check import SIMILARITY_NOISE, CheckEffort
+from nnunet_t1t2.conversion.registration_check import CheckEffort
 from nnunet_t1t2.errors import UserError
 
 
@@ -43,13 +43,6 @@ class OtherPatientsFit:
         if self.same_image:
             record["same_ct_as"] = list(self.same_image)
         return record
-
-    def problems(self) -> list[str]:
-        """Why the image is refused: another patient's CT fits it clearly better than the CT given."""
-        rivals = {p: s for p, s in self.others.items() if s is not None and s > self.fit * (1 + SIMILARITY_NOISE)}
-        return [f"the CT of patient {patient} fits this MR image better than the CT given for it (similarity "
-                f"{similarity:.3f} against {self.fit:.3f}; another head fits worse than the patient's own): are the "
-                f"CTs of the patients mixed up?" for patient, similarity in sorted(rivals.items())]
 
 
 def compared_patients(patient: str, subjects: dict[str, str], ct_bytes: dict[str, int], count: int) -> list[str]:

@@ -2,12 +2,16 @@
 bone (red) and head (yellow) on three orthogonal slices through the middle of the head."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.tissue import LABELS
+
+#: Characters per line of the title at its font size, across the figure's width.
+TITLE_WIDTH = 140
 
 
 def write_overlay_png(mr: sitk.Image, labels: sitk.Image, path: Path, title: str) -> None:
@@ -29,7 +33,7 @@ def write_overlay_png(mr: sitk.Image, labels: sitk.Image, path: Path, title: str
     shown = np.concatenate([image[index][head[index]] for index, _, _ in views])
     low, high = np.percentile(shown if shown.size else image, (1, 99))
     figure = Figure(figsize=(10, 3.6), dpi=80)
-    figure.suptitle(title, fontsize=9)
+    figure.suptitle("\n".join(textwrap.wrap(title, TITLE_WIDTH)), fontsize=9)
     for axis, (index, aspect, name) in zip(figure.subplots(1, 3), views):
         origin = "upper" if name == "axial" else "lower"
         axis.imshow(image[index], cmap="gray", vmin=low, vmax=high, aspect=aspect, origin=origin,

@@ -31,11 +31,13 @@ from nnunet_t1t2.conversion.layouts import PatientSource, discover_patients, res
 from nnunet_t1t2.conversion.manifest import Manifest
 from nnunet_t1t2.conversion.other_patients import compared_patients
 from nnunet_t1t2.conversion.overlay import write_overlay_png
+from nnunet_t1t2.conversion.quality import qc_title
 from nnunet_t1t2.conversion.raw_dataset import STAGING_PREFIX, CasePaths, RawDataset
 from nnunet_t1t2.conversion.reading import fingerprint, read_ct, read_mask
 from nnunet_t1t2.conversion.splits import PatientSplit, SplitProtocol, nnunet_splits, split_patients, write_splits
 from nnunet_t1t2.conversion.timing import StageClock
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.hounsfield import HU_RANGE
 
 STAGES = ("reading", "registration", "registration check", "labelling", "writing")
 
@@ -336,8 +338,9 @@ def convert_patient(job: PatientJob) -> PatientOutcome:
                 labelled = label_mr_image(job.source, image.modality, ct, job.settings, clock, given_head,
                                           image.accepted, other_cts)
                 with clock.stage("writing"):
-                    _write_case(labelled, image.destinations, title=overlay_title(patient, image.modality,
-                                                                                  labelled.facts["quality"]))
+                    _write_case(labelled, image.destinations, title=qc_title(patient, image.modality,
+                                                                             labelled.facts["quality"],
+                                                                             job.settings.quality))
                 images.append(ImageOutcome(image, facts=labelled.facts))
             except UserError as e:
                 images.append(ImageOutcome(image, error=str(e)))
@@ -360,22 +363,6 @@ def _readable_cts(cts: tuple[tuple[str, Path], ...]) -> dict[str, sitk.Image]:
     return read
 
 
-def overlay_title(patient: str, modality: str, quality: dict) -> str:
-    """The QC overlay's title: the registration uncertainty first, then the other figures."""
-    figures = []
-    if "uncertainty_mm" in quality:
-        figures.append(f"registration uncertainty {quality['uncertainty_mm']:.1f} mm "
-                       f"(tolerance {quality['tolerance_mm']:.1f}), sharpness {quality['sharpness']:.2f}")
-    fits = [fit for fit in quality.get("other_patients_similarity", {}).values() if fit is not None]
-    if fits:
-        figures.append(f"best other patient's CT fits {max(fits) / quality['similarity']:.2f} as well")
-    figures.append(f"head-mask Dice {quality['head_mask_dice']:.3f}")
-    if quality.get("bone_signal_ratio") is not None:
-        figures.append(f"MR signal in bone {quality['bone_signal_ratio']:.2f} of soft tissue's")
-    accepted = " - kept by --accept" if "accepted_by_user" in quality else ""
-    return f"{patient} {modality}: {', '.join(figures)}{accepted}"
-
-
 def _write_case(labelled: LabelledImage, destinations: tuple[Destination, ...], title: str) -> None:
     """Write the case's files once into a staging folder, then install them into each destination."""
     staging_parent = destinations[0].dataset.folder
@@ -396,7 +383,7 @@ def _write_case(labelled: LabelledImage, destinations: tuple[Destination, ...], 
 
 def whole_hu(ct: sitk.Image) -> sitk.Image:
     """The CT in whole HU (int16, as a CT stores them) within the range a CT holds."""
-    return sitk.Cast(sitk.Clamp(sitk.Round(ct), lowerBound=-1024, upperBound=3071), sitk.sitkInt16)
+    return sitk.Cast(sitk.Clamp(sitk.Round(ct), lowerBound=HU_RANGE[0], upperBound=HU_RANGE[1]), sitk.sitkInt16)
 
 
 def _finish(dataset: RawDataset, manifest: Manifest, split: PatientSplit, provenance: dict,

@@ -102,31 +102,6 @@ class PoseCheck:
                 "best_restart_gain": round(self.optimum_gain, 4), "sharpness": round(self.sharpness, 4),
                 "mirror_gain": round(self.mirror_gain, 4)}
 
-    def problems(self, limits) -> list[str]:
-        """Why the pose is refused under ``limits`` (:class:`~nnunet_t1t2.conversion.quality.QualityLimits`),
-        in words; empty if it is accepted."""
-        problems = []
-        if self.optimum_gain > SIMILARITY_NOISE and self.optimum_mm > self.tolerance_mm:
-            problems.append(
-                f"restarted from poses around the result, the registration found a pose {self.optimum_mm:.1f} mm "
-                f"from it on average over the head (more than the tolerance of {self.tolerance_mm:.1f} mm) that "
-                f"fits {100 * self.optimum_gain:.0f}% better: the result is not the optimum")
-        elif self.uncertainty_mm > self.tolerance_mm:
-            problems.append(
-                f"restarted from poses {RESTART_SHIFT_MM:g} mm and {RESTART_ANGLE_DEG:g} degrees around the result, the "
-                f"registration ends {self.uncertainty_mm:.1f} mm from it on average over the head (more than the "
-                f"tolerance of {self.tolerance_mm:.1f} mm): the result is not a clear optimum")
-        if self.sharpness < limits.min_sharpness:
-            problems.append(
-                f"the CT matches the MR only {self.sharpness:.2f} times as sharply as the MR matches itself (less "
-                f"than {limits.min_sharpness:g}): no pose of this CT fits the MR well. Is the CT of this patient?")
-        if self.mirror_gain > limits.max_mirror_gain:
-            problems.append(
-                f"the left-right mirrored CT fits this MR better than the CT as stored (by {100 * self.mirror_gain:.1f}% "
-                f"of the similarity, more than {100 * limits.max_mirror_gain:g}%): the CT or the MR appears left-right "
-                f"flipped")
-        return problems
-
 
 def check_pose(problem: RegistrationProblem, registration: Registration, tolerance: float, what: str,
                evidence: ImageEvidence | None = None, effort: CheckEffort = CheckEffort()) -> PoseCheck:

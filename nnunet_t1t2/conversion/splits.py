@@ -33,6 +33,7 @@ from nnunetv2.paths import nnUNet_preprocessed, nnUNet_raw
 from nnunet_t1t2.atomic import write_json_atomically
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.nnunet_paths import dataset_name
+from nnunet_t1t2.options import check_values, setting
 
 SPLITS_FILE = "splits_final.json"
 
@@ -41,16 +42,15 @@ SPLITS_FILE = "splits_final.json"
 class SplitProtocol:
     """Split sizes as fractions of the patients of each modality, the number of folds and the seed."""
 
-    folds: int = 3
-    t1_test_fraction: float = 10 / 50
-    t1_val_fraction: float = 10 / 50
-    t2_test_fraction: float = 3 / 14
-    t2_val_fraction: float = 3 / 14
-    seed: int = 0
+    folds: int = setting(3, "--folds", "cross-validation folds", bounds=(1, None))
+    t1_test_fraction: float = setting(10 / 50, "--t1-test-fraction", "of the T1 patients", shown="0.2, 10 of 50")
+    t1_val_fraction: float = setting(10 / 50, "--t1-val-fraction", "per fold", shown="0.2, 10 of 50")
+    t2_test_fraction: float = setting(3 / 14, "--t2-test-fraction", "of the T2 patients", shown="0.214, 3 of 14")
+    t2_val_fraction: float = setting(3 / 14, "--t2-val-fraction", "per fold", shown="0.214, 3 of 14")
+    seed: int = setting(0, "--split-seed", "seed of the split", aliases=("--seed",))
 
     def __post_init__(self) -> None:
-        if self.folds < 1:
-            raise UserError(f"--folds must be at least 1, not {self.folds}")
+        check_values(SplitProtocol, self)
         for name in ("t1_test_fraction", "t1_val_fraction", "t2_test_fraction", "t2_val_fraction"):
             if not 0 <= getattr(self, name) < 1:
                 raise UserError(f"{name.replace('_', ' ')} must lie in [0, 1), not {getattr(self, name)}")

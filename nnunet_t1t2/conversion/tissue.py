@@ -16,6 +16,7 @@ from scipy import ndimage
 
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.labels import LABELS
+from nnunet_t1t2.options import setting
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,9 @@ class Thresholds:
     the couch and the enclosed air are dealt with (:func:`ct_head_mask`); the foam of a head rest
     (about -800 HU) stays below it."""
 
-    bone_hu: float = 600.0
-    air_hu: float = -500.0
-    head_hu: float = -500.0
+    bone_hu: float = setting(600.0, "--bone-hu", "bone above this HU")
+    air_hu: float = setting(-500.0, "--air-hu", "air below this HU")
+    head_hu: float = setting(-500.0, "--head-hu", "head mask threshold on CT")
 
     def __post_init__(self) -> None:
         if not self.air_hu < self.bone_hu:

@@ -19,10 +19,10 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
+from nnunet_t1t2.hounsfield import HU_RANGE
 from nnunet_t1t2.phantom.geometry import Grid
 from nnunet_t1t2.phantom.tissues import NOMINAL, N_TISSUES, Tissue
 
-HU_RANGE = (-1024, 3071)  # the 12-bit range of clinical CT
 UINT16_OFFSET = 1024
 CT_DTYPES = ("int16", "uint16")
 

@@ -29,13 +29,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.errors import UserError
+from nnunet_t1t2.hounsfield import HU_RANGE
 from nnunet_t1t2.prediction.measured_hu import conversion_manifest, training_hu
 
 DEFAULT_HU = {"background": -1000, "soft_tissue": 34, "bone": 731, "air": -1000}
 #: Short names accepted by ``--hu`` besides the class names themselves.
 ALIASES = {"soft": "soft_tissue", "tissue": "soft_tissue", "outside": "background"}
-#: The range a CT stores (int16) and that treatment planning systems accept.
-HU_RANGE = (-1024, 3071)
 LITERATURE = "literature default (nnunet_t1t2.prediction.pseudo_ct.DEFAULT_HU)"
 
 

@@ -153,6 +153,11 @@ class StudyLayout:
         return self.root / "phantom"
 
     @property
+    def conversion_settings(self) -> Path:
+        """What the study hands ``nnunet-t1t2 convert --settings``."""
+        return self.root / "conversion_settings.json"
+
+    @property
     def figures(self) -> Path:
         return self.root / "figures"
 

@@ -27,9 +27,10 @@ intervals cover the variation between trainings as well as between patients.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
+from nnunet_t1t2.conversion.choices import ConversionChoices
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.study.strategies import PAPER_SUFFIX, STRATEGIES, Strategy, strategies_by_key
 from nnunet_t1t2.training.patience import PATIENCE_VARIABLE
@@ -53,9 +54,9 @@ class PhantomSpec:
     t2_patients: int
     size: str
     seed: int = 0
-    convert_options: tuple[str, ...] = ()
-    """Extra options of ``nnunet-t1t2 convert`` for this phantom (the demo: more T2 test patients,
-    since predicting them is cheap and the verdicts need patients)."""
+    conversion: Mapping[str, float] = field(default_factory=dict)
+    """Conversion settings for this phantom, by name (the demo: more T2 test patients, since
+    predicting them is cheap and the verdicts need patients)."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,9 @@ class Protocol:
     phantom: PhantomSpec
     seeds: tuple[int, ...] = (0,)
     """Training seeds: every model is trained once per seed (other seeds only add steps)."""
-    convert_options: tuple[str, ...] = ()
-    """The user's options of ``nnunet-t1t2 convert`` for the study's data (layout, split, labels, the
-    registration check's limits, ``--accept``), after the phantom's own."""
+    conversion: ConversionChoices = ConversionChoices()
+    """The user's conversion choices for the study's data (layout, split, labels, the registration
+    check's limits, ``--accept``), on top of the phantom's own."""
     accept_unlearned_source: bool = False
     """Train the T2 strategies also on a source model that learned no bone (or another class); not
     part of :meth:`setup`: it changes no result, only whether the strategies start."""
@@ -131,9 +132,9 @@ class Protocol:
         setup = {"data": data, "plans": self.plans_name, "trainers": self.trainer_suffix or "nnU-Net SGD",
                  "schedule": dict(self.schedule), "source_schedule": dict(self.source_schedule),
                  "test_time_mirroring": self.test_time_mirroring, "prediction_step_size": self.prediction_step_size,
-                 "cv_folds": self.cv_folds, "convert_options": list(self.convert_options)}
+                 "cv_folds": self.cv_folds, "conversion": self.conversion.to_json()}
         if data == "phantom":
-            setup["phantom"] = {**vars(self.phantom), "convert_options": list(self.phantom.convert_options)}
+            setup["phantom"] = {**vars(self.phantom), "conversion": dict(self.phantom.conversion)}
         return setup
 
 
@@ -146,7 +147,7 @@ PRESETS = {
         test_time_mirroring=False, prediction_step_size=1.0, cv_folds=1, folds=(0,),
         strategies=strategies_by_key(["no-ft", "open", "ft6", "hybrid-mul", "augmentation"]),
         phantom=PhantomSpec(patients=14, t2_patients=8, size="small",
-                            convert_options=("--t2-test-fraction", "0.5", "--t2-val-fraction", "0.125")),
+                            conversion={"t2_test_fraction": 0.5, "t2_val_fraction": 0.125}),
         seeds=(0,),
     ),
     "paper": Protocol(
@@ -160,11 +161,11 @@ PRESETS = {
 
 def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[int] | None = None,
                   plans: str | None = None, environ: Mapping[str, str] = os.environ,
-                  seeds: list[int] | None = None, convert_options: list[str] = (),
+                  seeds: list[int] | None = None, conversion: ConversionChoices = ConversionChoices(),
                   source_epochs: int | None = None, source_patience: int | None = None,
                   accept_unlearned_source: bool = False,
                   t2_train_sizes: list[str | int | None] | None = None) -> Protocol:
-    """The preset with the caller's choices of strategies, folds, plans, seeds and conversion options, and the schedule
+    """The preset with the caller's choices of strategies, folds, plans, seeds and conversion choices, and the schedule
     and mirroring variables of ``environ`` on top of the preset's; ``source_epochs`` and ``source_patience``
     on top of everything for the two models trained from scratch; ``t2_train_sizes`` as numbers or
     ``all`` (:func:`t2_sizes`)."""
@@ -194,7 +195,7 @@ def make_protocol(preset: str, strategies: list[str] | None = None, folds: list[
         strategies=strategies_by_key(strategies) if strategies is not None else protocol.strategies,
         folds=tuple(sorted(set(folds))) if folds is not None else protocol.folds,
         seeds=tuple(sorted(set(seeds))) if seeds else protocol.seeds,
-        convert_options=tuple(convert_options),
+        conversion=conversion,
         plans=plans or protocol.plans,
         schedule=schedule,
         source_schedule={**schedule, **protocol.source_schedule, **overrides, **source_choices},

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnunet_t1t2.atomic import partial_name
+from nnunet_t1t2.conversion.choices import ConversionChoices
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.labels import LABELS
 from nnunet_t1t2.study.context import StudyContext
@@ -82,14 +83,14 @@ class ConvertStep(Step):
     title = "converting the patients to the T1, T2 and T1T2 data sets"
 
     def run(self, context: StudyContext) -> None:
-        layout = context.layout
+        layout, protocol = context.layout, context.protocol
         phantom = context.data == layout.phantom
-        self.command(context, "nnunet-t1t2", "convert", "--input", str(context.data),
-                     "--layout", "paired" if phantom else "auto",
-                     "--name", layout.dataset_name, *(f"--{kind.lower()}-id={i}" for kind, i in DATASET_IDS.items()),
-                     "--folds", str(context.protocol.cv_folds), "-np", str(context.workers),
-                     *(context.protocol.phantom.convert_options if phantom else ()),
-                     *context.protocol.convert_options, accepted_exit_codes=(0, CONVERT_LEFT_SOME_OUT))
+        choices = ConversionChoices("paired" if phantom else None,
+                                    {"folds": protocol.cv_folds, **(protocol.phantom.conversion if phantom else {})})
+        choices.updated(protocol.conversion).write(layout.conversion_settings)
+        self.command(context, "nnunet-t1t2", "convert", "--input", str(context.data), "--name", layout.dataset_name,
+                     *(f"--{kind.lower()}-id={i}" for kind, i in DATASET_IDS.items()), "-np", str(context.workers),
+                     "--settings", str(layout.conversion_settings), accepted_exit_codes=(0, CONVERT_LEFT_SOME_OUT))
         folds = context.protocol.folds
         ConvertedDataset.read(layout.raw_dataset("T1")).require_usable((SOURCE_FOLD,), tested=True)
         ConvertedDataset.read(layout.raw_dataset("T2")).require_usable(folds, tested=True)
