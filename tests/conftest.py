@@ -20,6 +20,12 @@ from filelock import FileLock
 from nnunet_t1t2.study.commands import CPU_TRAINING_SETTINGS, CommandRunner
 
 BIN = Path(sys.executable).parent
+
+#: The cores shared out among pytest-xdist's workers, as the study shares them out among its own: the
+#: commands a test starts (nnU-Net's trainings, predictions) inherit it. With a torch thread per core in
+#: every worker's commands, an OpenMP thread waiting for work spins on a core another worker needs.
+THREADS_PER_WORKER = max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+os.environ.setdefault("OMP_NUM_THREADS", str(THREADS_PER_WORKER))
 T1_ID, T2_ID, T1T2_ID = 11, 12, 13
 PLANS = "nnUNetPlans_demo"
 CONFIG = "3d_fullres"
@@ -32,6 +38,8 @@ FAST = {
     "NNUNET_T1T2_MIRRORING": "0",
     "NNUNET_T1T2_SEED": "0",  # reproducible fixtures; tests/test_seeds.py retrains the source with it
 }
+#: MR voxels of the suite's trained fixtures and study: 4.5 x 4.5 x 5 mm (the small phantom's are 3 x 3 x 3.5).
+COARSE_MR = ("--mr-voxel", "4.5", "--slice-thickness", "5")
 #: Augmentation in the training process (no worker processes), as the study trains on the CPU. Not
 #: for planning: nnU-Net's planner calls torch.set_num_threads(nnUNet_n_proc_DA), which fails for 0.
 IN_PROCESS_AUGMENTATION = CPU_TRAINING_SETTINGS
@@ -103,14 +111,18 @@ def build_once(folder: Path, stage: str, build: Callable[[], None]) -> None:
 
 @pytest.fixture(scope="session")
 def phantom_datasets(tmp_path_factory) -> PhantomDatasets:
-    """Eight small phantom patients (four with T2), converted, planned, preprocessed with the demo preset."""
+    """Eight small phantom patients (four with T2), converted, planned, preprocessed with the demo preset.
+
+    Their MR is acquired coarser than the small phantom's own (:data:`COARSE_MR`), as other scanners
+    do: the demo patch still fits, and nnU-Net's validation after each of the suite's many trainings,
+    and every prediction, covers a quarter of the patches."""
     root = run_folder(tmp_path_factory) / "nnunet"
     nnunet = NNUNetFolders(root / "raw", root / "preprocessed", root / "results")
 
     def build() -> None:
         phantom = root / "phantom"
         nnunet.run("nnunet-t1t2", "phantom", "--out", str(phantom), "--n", "8", "--n-t2", "4", "--seed", "7",
-                   "--overwrite")
+                   *COARSE_MR, "--overwrite")
         nnunet.run("nnunet-t1t2", "convert", "--input", str(phantom), "--layout", "paired", "--name", "Phantom",
                    "--t1-id", str(T1_ID), "--t2-id", str(T2_ID), "--t1t2-id", str(T1T2_ID), "-np", "2")
         nnunet.run("nnUNetv2_plan_and_preprocess", "-d", str(T1_ID), "-c", CONFIG, "-np", "1", "-npfp", "1")

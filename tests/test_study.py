@@ -1,7 +1,7 @@
 """``nnunet-t1t2 study`` end to end on a tiny phantom: on a local Dask cluster, killed, resumed with a
 failing strategy, finished on one worker; and its report.
 
-One study serves every end-to-end test (tiny: six phantom patients, three with T2, one epoch of two
+One study serves every end-to-end test (tiny: six coarse phantom patients, three with T2, one epoch of two
 iterations, five strategies covering every table and figure: no fine-tuning, FC and 3 conv layers
 for the Fig. 5 line, hybrid, augmentation). It runs three times through the real commands, on the
 CPU, in the study's own nnU-Net folders under a temporary folder:
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import COARSE_MR
 from nnunet_t1t2.errors import UserError
 from nnunet_t1t2.study.figures import FIGURE_FILES
 from nnunet_t1t2.study.paper_values import COMPARISON_TABLES, FOLD_TABLES, PAPER_METRICS
@@ -154,7 +155,7 @@ def study(tmp_path_factory) -> Study:
     root = tmp_path_factory.mktemp("study")
     data, out = root / "patients", root / "out"
     subprocess.run([str(BIN / "nnunet-t1t2"), "phantom", "--out", str(data), "--n", "6", "--n-t2", "3",
-                    "--seed", "1", "--size", "small"], env=environment(), check=True, capture_output=True)
+                    "--seed", "1", "--size", "small", *COARSE_MR], env=environment(), check=True, capture_output=True)
 
     log = root / "killed_run.log"
     with open(log, "w", encoding="utf-8") as stream:
