@@ -32,7 +32,7 @@ import SimpleITK as sitk
 from nnunet_t1t2.conversion.registration_check import RESTART_ANGLE_DEG, RESTART_SHIFT_MM, SIMILARITY_NOISE
 from nnunet_t1t2.conversion.tissue import LABELS, dice, within_mm
 from nnunet_t1t2.errors import UserError
-from nnunet_t1t2.options import Setting
+from nnunet_t1t2.options import Setting, known_settings
 
 Figures = Mapping[str, Any]
 """A case's quality record (``conversion.json``): the figures the checks judge."""
@@ -176,12 +176,11 @@ class QualityLimits:
         return cls({**cls().values, **given})
 
     def __post_init__(self) -> None:
-        settings = {s.name: s for s in quality_limit_settings()}
-        unknown = sorted(set(self.values) - set(settings))
-        if unknown:
-            raise UserError(f"unknown registration check limit(s) {', '.join(unknown)}; known: {', '.join(settings)}")
-        for name, value in self.values.items():
-            settings[name].check(value)
+        settings = quality_limit_settings()
+        known_settings(self.values, settings, "registration check limits")  # refuses an unknown name
+        for s in settings:
+            if s.name in self.values:
+                s.check(self.values[s.name])
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
