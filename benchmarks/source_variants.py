@@ -1,6 +1,6 @@
 """Does the demo's T1 source schedule learn bone on heads unlike the built-in phantom's?
 
-    nice -n 10 python benchmarks/source_variants.py [--variants default thin-skull ...] [--seeds 0 1]
+    nice -n 10 python benchmarks/source_variants.py [--variants default thin-skull ...] [--seeds 0 1] [--jobs 2]
     python benchmarks/source_variants.py --quick          # one variant, one seed, a two-epoch schedule
 
 For every variant (:data:`VARIANTS`, each a :class:`~nnunet_t1t2.phantom.PhantomVariation` of the
@@ -10,7 +10,8 @@ plans, then per seed the T1 source training under ``PRESETS["demo"].source_sched
 prediction of the T1 test patients and their evaluation. It prints, per variant and seed, the T1
 test bone Dice, the source training's wall time, its epochs and the validation pseudo Dice of bone
 per epoch (how bone comes and goes), and writes them with date, commit, machine and load to
-``benchmarks/results/source_variants.json``.
+``benchmarks/results/source_variants.json``. ``--jobs`` variants run side by side (each training then
+has a share of the cores: its times are comparable only with runs of as many jobs per core).
 
 A schedule tuned on one phantom setting is what this guards against: the demo's source schedule
 has to learn bone on every variant, not just on the default.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 from statistics import fmean
@@ -107,7 +109,7 @@ def run_variant(name: str, out: Path, seeds: list[int], environ: dict[str, str])
     rows = []
     for seed in seeds:
         row = {"variant": name, **train_and_test(context, seed)}
-        print(f"  seed {seed}: bone Dice {row['bone_dice']:.3f}, source training {row['train_seconds']:.0f} s, "
+        print(f"{name}, seed {seed}: bone Dice {row['bone_dice']:.3f}, source training {row['train_seconds']:.0f} s, "
               f"{row['epochs']} epochs, validation bone per epoch {row['validation_bone_dice_per_epoch']}",
               flush=True)
         rows.append(row)
@@ -127,6 +129,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--quick", action="store_true",
                         help=f"only {QUICK_VARIANT}, seed 0, {QUICK_SCHEDULE} (checks the benchmark itself)")
+    parser.add_argument("--jobs", type=int, default=1, help="variants run side by side [1]")
     parser.add_argument("--out", type=Path, default=Path("source_variants"), help="working folder (kept)")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"results file [{RESULTS}]")
     args = parser.parse_args()
@@ -140,11 +143,13 @@ def main() -> None:
     started = time.perf_counter()
     rows = []
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    for name in variants:  # the file is rewritten after each variant: a long run stopped early keeps what it measured
-        rows += run_variant(name, args.out, seeds, environ)
-        record.update(rows=rows, total_seconds=round(time.perf_counter() - started),
-                      load_1min_after=os.getloadavg()[0], complete=len(rows) == len(variants) * len(seeds))
-        write_json_atomically(args.results, record)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        runs = [pool.submit(run_variant, name, args.out, seeds, environ) for name in variants]
+        for run in as_completed(runs):  # rewritten after each variant: a long run stopped early keeps what it measured
+            rows += run.result()
+            record.update(rows=rows, total_seconds=round(time.perf_counter() - started), jobs=args.jobs,
+                          load_1min_after=os.getloadavg()[0], complete=len(rows) == len(variants) * len(seeds))
+            write_json_atomically(args.results, record)
     print(table(rows))
     print(f"results in {args.results}")
 

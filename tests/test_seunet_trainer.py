@@ -144,11 +144,15 @@ def test_a_training_leaves_its_best_epoch_and_continues_exactly(phantom_datasets
     assert continued.current_epoch == 2
     continued.run_training()
     folder = Path(continued.output_folder)
-    assert _same(load_checkpoint(folder / "checkpoint_final.pth")["network_weights"], whole.snapshots[1])
+    final = load_checkpoint(folder / "checkpoint_final.pth")["network_weights"]
+    assert _same(final, stopped.snapshots[1])  # exactly the peak the interrupted run had reached
+    # and the uninterrupted run's peak, up to the rounding of multithreaded CPU kernels (two trainings
+    # from the same seed are not bitwise equal on every machine)
+    assert all(torch.allclose(final[k].float(), whole.snapshots[1][k].float(), atol=1e-4) for k in final)
     # the last epoch trained on from epoch 2 (not bitwise the uninterrupted one's: nnU-Net's data loaders
     # do not keep their random state in a checkpoint), while the final model is the same peak
     last = load_checkpoint(folder / "checkpoint_last.pth")
-    assert last["current_epoch"] == 3 and not _same(last["network_weights"], whole.snapshots[1])
+    assert last["current_epoch"] == 3 and not _same(last["network_weights"], stopped.snapshots[1])
     assert not (folder / "checkpoint_latest.pth").exists() and not (folder / "checkpoint_latest_selection.pth").exists()
 
 

@@ -387,7 +387,9 @@ def test_environment_schedule_overrides_the_preset():
     assert protocol.schedule["NNUNET_T1T2_ITERATIONS"] == "12"
     assert protocol.source_schedule["NNUNET_T1T2_VAL_ITERATIONS"] == "4"  # the preset's own for the source
     assert protocol.source_schedule["NNUNET_T1T2_PATIENCE"] == "4"
-    assert protocol.source_schedule["NNUNET_T1T2_ITERATIONS"] == protocol.schedule["NNUNET_T1T2_ITERATIONS"]
+    assert protocol.source_schedule["NNUNET_T1T2_ITERATIONS"] == "24"  # twice the strategies' steps per epoch
+    overridden = make_protocol("demo", environ={"NNUNET_T1T2_ITERATIONS": "2"})
+    assert overridden.source_schedule["NNUNET_T1T2_ITERATIONS"] == "2"  # the caller's variables win
     assert protocol.training_environment("source", 0).items() >= protocol.source_schedule.items()
     assert protocol.training_environment("augmentation", 0).items() >= protocol.source_schedule.items()
     assert protocol.training_environment("open", 2).items() >= {**protocol.schedule, "NNUNET_T1T2_SEED": "2"}.items()

@@ -142,7 +142,9 @@ PRESETS = {
     "demo": Protocol(
         preset="demo", plans="demo", trainer_suffix="",
         schedule={"NNUNET_T1T2_EPOCHS": "6", "NNUNET_T1T2_ITERATIONS": "12", "NNUNET_T1T2_VAL_ITERATIONS": "2"},
-        source_schedule={"NNUNET_T1T2_EPOCHS": "25", "NNUNET_T1T2_VAL_ITERATIONS": "4",
+        # bone appears after a number of SGD steps, not epochs: twice the steps per epoch bring it while
+        # the learning rate (decaying over the epochs) is still high (documentation/design.md)
+        source_schedule={"NNUNET_T1T2_EPOCHS": "25", "NNUNET_T1T2_ITERATIONS": "24", "NNUNET_T1T2_VAL_ITERATIONS": "4",
                          PATIENCE_VARIABLE: "4"},
         test_time_mirroring=False, prediction_step_size=1.0, cv_folds=1, folds=(0,),
         strategies=strategies_by_key(["no-ft", "open", "ft6", "hybrid-mul", "augmentation"]),
