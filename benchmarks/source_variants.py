@@ -10,8 +10,10 @@ plans, then per seed the T1 source training under ``PRESETS["demo"].source_sched
 prediction of the T1 test patients and their evaluation. It prints, per variant and seed, the T1
 test bone Dice, the source training's wall time, its epochs and the validation pseudo Dice of bone
 per epoch (how bone comes and goes), and writes them with date, commit, machine and load to
-``benchmarks/results/source_variants.json``. ``--jobs`` variants run side by side (each training then
-has a share of the cores: its times are comparable only with runs of as many jobs per core).
+``benchmarks/results/source_variants.json``. ``--jobs`` variants run side by side, each on its own
+share of the cores as the study's local workers are (nnU-Net's CPU training starts a thread per core of
+the machine; unpinned, trainings side by side stall each other), so its times are those of a
+training on that share.
 
 A schedule tuned on one phantom setting is what this guards against: the demo's source schedule
 has to learn bone on every variant, not just on the default.
@@ -24,6 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
+from queue import SimpleQueue
 from statistics import fmean
 
 from nnunet_t1t2.atomic import write_json_atomically
@@ -31,6 +34,7 @@ from nnunet_t1t2.checkpoints import load_checkpoint
 from nnunet_t1t2.conversion.pipeline import default_name
 from nnunet_t1t2.labels import BONE, LABELS
 from nnunet_t1t2.phantom import PhantomVariation, generate_phantom
+from nnunet_t1t2.study.cluster import available_cores, split
 from nnunet_t1t2.study.commands import CommandRunner
 from nnunet_t1t2.study.context import StudyContext
 from nnunet_t1t2.study.layout import StudyLayout, source_model
@@ -116,6 +120,12 @@ def run_variant(name: str, out: Path, seeds: list[int], environ: dict[str, str])
     return rows
 
 
+def pin_to_a_share(shares: SimpleQueue) -> None:
+    """A job's thread takes one share of the cores; the commands it starts inherit it (Linux sets the
+    affinity of the calling thread, and a child process starts with its parent thread's)."""
+    os.sched_setaffinity(0, shares.get())
+
+
 def table(rows: list[dict]) -> str:
     lines = [f"{'variant':<26}{'seed':>5}{'bone Dice':>11}{'train [s]':>11}{'epochs':>8}"]
     lines += [f"{r['variant']:<26}{r['seed']:>5}{r['bone_dice']:>11.3f}{r['train_seconds']:>11.0f}{r['epochs']:>8}"
@@ -143,11 +153,15 @@ def main() -> None:
     started = time.perf_counter()
     rows = []
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(args.jobs) as pool:
+    shares = SimpleQueue()
+    for share in split(available_cores(), args.jobs):
+        shares.put(share)
+    with ThreadPoolExecutor(args.jobs, initializer=pin_to_a_share, initargs=(shares,)) as pool:
         runs = [pool.submit(run_variant, name, args.out, seeds, environ) for name in variants]
         for run in as_completed(runs):  # rewritten after each variant: a long run stopped early keeps what it measured
             rows += run.result()
-            record.update(rows=rows, total_seconds=round(time.perf_counter() - started), jobs=args.jobs,
+            record.update(rows=rows, total_seconds=round(time.perf_counter() - started),
+                          jobs={"jobs": args.jobs, "cores": split(available_cores(), args.jobs)},
                           load_1min_after=os.getloadavg()[0], complete=len(rows) == len(variants) * len(seeds))
             write_json_atomically(args.results, record)
     print(table(rows))
