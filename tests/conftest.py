@@ -161,9 +161,10 @@ SLOW_FIXTURES = {"phantom_datasets", "source_model", "linked_target", "study", "
 #: order (pytest.ini: --no-loadscope-reorder), so these start first and the run does not end with one
 #: worker alone on a long file; the files of the trained fixtures follow, the first of them building
 #: those. The others follow in their usual order.
-LONGEST_FIRST = ("test_study.py", "test_gpu_check.py", "test_predict.py", "test_transfer.py", "test_hybrid.py",
-                 "test_conversion.py", "test_seunet_trainer.py", "test_checkpoints.py", "test_seeds.py",
-                 "test_layouts.py", "test_install.py", "test_planning_ct_devices.py")
+LONGEST_FIRST = ("test_study.py", "test_gpu_check.py", "test_predict.py", "test_cluster_exposure.py",
+                 "test_transfer.py", "test_hybrid.py", "test_conversion.py", "test_seunet_trainer.py",
+                 "test_checkpoints.py", "test_seeds.py", "test_layouts.py", "test_install.py",
+                 "test_planning_ct_devices.py")
 
 
 def pytest_collection_modifyitems(items):

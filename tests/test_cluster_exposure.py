@@ -4,13 +4,17 @@ TLS configuration and says whether its connection is encrypted."""
 from __future__ import annotations
 
 import io
+import signal
+import socket
 import ipaddress
 import json
 import stat
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import dask
 import psutil
@@ -18,7 +22,14 @@ import pytest
 from distributed import Client, LocalCluster
 from distributed.security import Security
 
+from conftest import COARSE_MR
 from nnunet_t1t2.study.cluster import ClusterOptions, job_options, study_client
+from nnunet_t1t2.study.protocol import make_protocol
+from nnunet_t1t2.study.state import FOUND_AFTER_A_STOP
+from nnunet_t1t2.study.steps import study_steps
+
+
+BIN = Path(sys.executable).parent
 
 
 def listening_sockets() -> list[tuple[str, int]]:
@@ -81,17 +92,29 @@ def test_an_existing_scheduler_is_reached_with_dasks_tls_configuration_and_the_l
         assert f"Dask scheduler {cluster.scheduler_address}: encrypted (TLS)" in log.getvalue()
 
 
-def test_a_separately_started_tls_scheduler_and_worker_run_the_studys_tasks(tmp_path):
-    """``--scheduler`` end to end: ``dask scheduler`` and ``dask worker`` started by hand on loopback
-    with TLS, and the study's client holding the same credentials through Dask's configuration.
-    Their HTTP servers (health and metrics pages, even with ``--no-dashboard``) listen on every
-    interface unless given a loopback ``--dashboard-address`` too."""
-    configuration = tls_configuration(Security.temporary(), tmp_path)
+@dataclass
+class HandStartedCluster:
+    address: str
+    configuration: dict
+    """Dask's TLS configuration holding the cluster's credentials (what a user puts in ~/.config/dask)."""
+    worker: str
+    """The worker as the study state records it (name and host)."""
+    listening: list[tuple[str, int]]
+    """Where the scheduler and the worker listen."""
+
+
+@pytest.fixture(scope="module")
+def hand_started_cluster(tmp_path_factory) -> Iterator[HandStartedCluster]:
+    """``dask scheduler`` and ``dask worker`` started by hand on loopback with TLS, as the help of
+    ``--scheduler`` tells. Their HTTP servers (health and metrics pages, even with ``--no-dashboard``)
+    listen on every interface unless given a loopback ``--dashboard-address`` too."""
+    folder = tmp_path_factory.mktemp("tls_cluster")
+    configuration = tls_configuration(Security.temporary(), folder)
     tls = ["--tls-ca-file", configuration["distributed.comm.tls.ca-file"],
            "--tls-cert", configuration["distributed.comm.tls.client.cert"],
            "--tls-key", configuration["distributed.comm.tls.client.key"]]
     dask_command = str(Path(sys.executable).parent / "dask")
-    scheduler_file = tmp_path / "scheduler.json"
+    scheduler_file = folder / "scheduler.json"
     loopback = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
     processes = [subprocess.Popen([dask_command, "scheduler", "--protocol", "tls", *loopback,
                                    "--scheduler-file", str(scheduler_file), *tls])]
@@ -103,17 +126,77 @@ def test_a_separately_started_tls_scheduler_and_worker_run_the_studys_tasks(tmp_
         processes.append(subprocess.Popen([dask_command, "worker", "--scheduler-file", str(scheduler_file),
                                            *loopback, "--nthreads", "1", "--resources", "training=1", *tls]))
         address = json.loads(scheduler_file.read_text())["address"]
-        log = io.StringIO()
-        with dask.config.set(configuration):
-            with study_client(ClusterOptions(scheduler=address), "cpu", tmp_path, stream=log) as client:
-                assert client.submit(sum, [1, 2], resources={"training": 1}).result(timeout=60) == 3
-                listening = listening_sockets()  # the scheduler's and the worker's, started from here
-        assert address.startswith("tls://127.0.0.1:") and f"Dask scheduler {address}: encrypted (TLS)" in log.getvalue()
-        assert len(listening) >= 5, listening  # scheduler, its HTTP server, nanny, worker, its HTTP server
-        assert all(ipaddress.ip_address(host).is_loopback for host, _ in listening), listening
-        with pytest.raises(Exception):  # and nobody without the credentials gets in
-            Client(address, timeout=5, security=Security.temporary())
+        with dask.config.set(configuration), Client(address, timeout=30) as client:
+            client.wait_for_workers(1, timeout=60)
+            (worker,) = client.scheduler_info()["workers"].values()
+        yield HandStartedCluster(address, configuration, f"{worker['name']} on {socket.gethostname()}",
+                                 listening_sockets())
     finally:
         for process in reversed(processes):
             process.terminate()
             process.wait(timeout=60)
+
+
+def test_a_separately_started_tls_scheduler_and_worker_run_the_studys_tasks(hand_started_cluster, tmp_path):
+    """``--scheduler``: the study's client holds the credentials through Dask's configuration."""
+    address, log = hand_started_cluster.address, io.StringIO()
+    with dask.config.set(hand_started_cluster.configuration):
+        with study_client(ClusterOptions(scheduler=address), "cpu", tmp_path, stream=log) as client:
+            assert client.submit(sum, [1, 2], resources={"training": 1}).result(timeout=60) == 3
+    assert address.startswith("tls://127.0.0.1:") and f"Dask scheduler {address}: encrypted (TLS)" in log.getvalue()
+    listening = hand_started_cluster.listening
+    assert len(listening) >= 5, listening  # scheduler, its HTTP server, nanny, worker, its HTTP server
+    assert all(ipaddress.ip_address(host).is_loopback for host, _ in listening), listening
+    with pytest.raises(Exception):  # and nobody without the credentials gets in
+        Client(address, timeout=5, security=Security.temporary())
+
+
+def dask_environment(configuration: dict) -> dict[str, str]:
+    """Dask's configuration as the ``DASK_*`` variables a user would export."""
+    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+            for key, value in configuration.items()}
+
+
+@pytest.mark.slow
+def test_a_study_on_the_hand_started_tls_cluster_stops_on_sigterm_resumes_and_finishes(hand_started_cluster,
+                                                                                       tmp_path):
+    """``nnunet-t1t2 study --scheduler tls://...`` end to end, through the real commands on the
+    separately started worker: stopped with SIGTERM once the source model is trained (the commands it
+    runs on that worker stopped with it), run again, finished with every step done."""
+    from test_study import SOURCE_STEP, environment, processes_left_working_in, state, wait_for
+
+    data, out = tmp_path / "patients", tmp_path / "out"
+    env = {**environment(), **dask_environment(hand_started_cluster.configuration)}
+    subprocess.run([str(BIN / "nnunet-t1t2"), "phantom", "--out", str(data), "--n", "6", "--n-t2", "3",
+                    "--seed", "1", "--size", "small", *COARSE_MR], env=env, check=True, capture_output=True)
+    command = [str(BIN / "nnunet-t1t2"), "study", "--data", str(data), "--out", str(out), "--preset", "demo",
+               "--strategies", "no-ft", "fc", "--device", "cpu", "--accept-unlearned-source",
+               "--scheduler", hand_started_cluster.address]
+    log = tmp_path / "stopped_run.log"
+    with open(log, "w", encoding="utf-8") as stream:
+        first = subprocess.Popen(command, env=env, stdout=stream, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: (out / "study_state.json").is_file() and SOURCE_STEP in state(out)["steps"],
+                     "the source training finished", first, log)
+        finally:
+            first.send_signal(signal.SIGTERM)
+            first.wait(120)
+    stopped = log.read_text(encoding="utf-8")
+    assert f"Dask scheduler {hand_started_cluster.address}: encrypted (TLS)" in stopped, stopped[-3000:]
+    assert processes_left_working_in(out) == [], stopped[-3000:]  # on the worker, too
+    recorded_when_stopped = set(state(out)["steps"])
+
+    finished = subprocess.run(command, env=env, capture_output=True, encoding="utf-8", errors="replace",
+                              timeout=1500)
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
+    assert "training T1 source SEUNetTrainer fold 0 seed 0 ... skipped (done)" in finished.stdout
+    steps = state(out)["steps"]
+    protocol = make_protocol("demo", ["no-ft", "fc"], environ=environment())
+    expected = {step.key for step in study_steps(protocol, generate_phantom=False)}
+    assert recorded_when_stopped < expected and set(steps) == expected
+    # every step but the report (written by the study process) ran on that worker, none on a local cluster
+    # (a step that finished while the study stopped is found done, not run again)
+    assert steps[SOURCE_STEP]["worker"] == hand_started_cluster.worker and steps["report"]["worker"] == "study process"
+    assert {step["worker"] for key, step in steps.items() if key != "report"} <= {hand_started_cluster.worker,
+                                                                                 FOUND_AFTER_A_STOP}
+    assert finished.stdout.rstrip().endswith(f"report: {out / 'report.md'}")

@@ -20,6 +20,8 @@ from pathlib import Path
 from nnunet_t1t2.atomic import write_json_atomically
 from nnunet_t1t2.errors import UserError
 
+#: The worker recorded for a step a run finished but was stopped before recording (:meth:`StudyState.record_found`).
+FOUND_AFTER_A_STOP = "an earlier run, stopped before recording it"
 
 class StudyState:
     def __init__(self, path: Path, setup: dict, steps: dict[str, dict], failed: dict[str, dict] | None = None):
@@ -63,7 +65,7 @@ class StudyState:
     def record_found(self, key: str, title: str, finished: float) -> None:
         """A step whose results a run left finished on disk but was stopped before recording it (its
         duration and worker are unknown; ``finished`` is when its output was last written)."""
-        self.steps[key] = {"title": title, "seconds": None, "worker": "an earlier run, stopped before recording it",
+        self.steps[key] = {"title": title, "seconds": None, "worker": FOUND_AFTER_A_STOP,
                            "started": "", "finished": timestamp(finished)}
         self.failed.pop(key, None)
         self.save()
