@@ -2,7 +2,7 @@
 
     python benchmarks/pseudo_ct.py                               # quick T2 model on a small phantom, CPU
     python benchmarks/pseudo_ct.py --model model.zip --phantom DIR  # a given model on a given phantom
-    python benchmarks/pseudo_ct.py --epochs 20 --iterations 25   # a longer schedule
+    python benchmarks/pseudo_ct.py --epochs 30 --iterations 24   # a model that learns bone (results/)
     python benchmarks/pseudo_ct.py --model M --patients 3 --test-fraction 1  # no training at all
 
 Without ``--model`` a T2 model is trained first, through the stock commands in temporary nnU-Net
@@ -22,7 +22,10 @@ the T2 grid, not background) for:
   HU can do, so the gap to it is the segmentation's share of the error);
 * water: 0 HU everywhere inside the head.
 
-Ratios are printed side by side in one run, with seconds per case (reading, inference, writing).
+Ratios are printed side by side in one run, with seconds per case (reading, inference, writing), and
+each test patient's bone Dice, since the comparison only speaks for a model that has learned bone
+(mean bone Dice at least :data:`LEARNED_BONE_DICE`; the results say whether it has). Results, with
+date, commit and machine, go to ``benchmarks/results/pseudo_ct.json`` (``--json``).
 """
 from __future__ import annotations
 
@@ -39,14 +42,19 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_t1t2.conversion.reading import read_ct
-from nnunet_t1t2.evaluation import mean_absolute_error_hu
-from nnunet_t1t2.labels import LABELS
+from nnunet_t1t2.evaluation import confusion_counts, mean_absolute_error_hu, metrics_from_counts
+from nnunet_t1t2.labels import BONE, LABELS
 from nnunet_t1t2.prediction.inputs import Case
 from nnunet_t1t2.prediction.model import check_model, default_cache, find_model, load_predictor
 from nnunet_t1t2.prediction.pseudo_ct import DEFAULT_HU, choose_hu, pseudo_ct
 from nnunet_t1t2.prediction.runner import Options, predict_cases
 
+from provenance import provenance
+
 BIN = Path(sys.executable).parent
+RESULTS = Path(__file__).resolve().parent / "results" / "pseudo_ct.json"
+#: The mean bone Dice of the test patients from which a model counts as having learned bone (issue 23).
+LEARNED_BONE_DICE = 0.7
 T2_ID = 932
 PLANS, CONFIG, TRAINER, FOLD = "nnUNetPlans_demo", "3d_fullres", "SEUNetTrainer", "all"
 
@@ -60,7 +68,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--iterations", type=int, default=20, help="per epoch [20]")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, default=RESULTS, help=f"results file [{RESULTS}]")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -127,10 +135,13 @@ def evaluate(phantom: Path, patients: list[str], model_path: Path, out: Path, de
         head = truth != LABELS["background"]
         ct = sitk.GetArrayFromImage(true_ct)[head]
         predicted = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"{result.case.name}_pseudo_ct.nii.gz")))[head]
+        labels = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"{result.case.name}.nii.gz")))
+        bone = confusion_counts(labels, truth, BONE)
         from_truth = sitk.GetArrayFromImage(pseudo_ct(sitk.ReadImage(str(patient / "truth_t2.nii.gz")), LABELS,
                                                       DEFAULT_HU))[head]
         rows.append({
             "patient": result.case.name, "seconds": round(result.seconds, 2),
+            "bone_dice": metrics_from_counts(bone["TP"], bone["FP"], bone["FN"])["Dice"],
             "mae_hu": {"predicted": mae(predicted, ct), "true_labels": mae(from_truth, ct),
                        "water": mae(np.zeros_like(ct), ct)},
             "true_ct_mean_hu_per_true_class": {
@@ -158,22 +169,30 @@ def mae(estimate: np.ndarray, reference: np.ndarray) -> float:
 def report(rows: list[dict], args) -> None:
     hu = ", ".join(f"{k} {v:+d}" for k, v in DEFAULT_HU.items())
     print(f"\nbulk HU: {hu}; MAE (HU) inside the head against the true CT; {len(rows)} T2 test patients")
-    print(f"{'patient':<14}{'predicted':>10}{'true labels':>12}{'water':>8}{'water/pred':>11}{'s/case':>8}")
+    print(f"{'patient':<14}{'bone Dice':>10}{'predicted':>10}{'true labels':>12}{'water':>8}{'water/pred':>11}"
+          f"{'s/case':>8}")
     for row in rows:
         m = row["mae_hu"]
-        print(f"{row['patient']:<14}{m['predicted']:>10.1f}{m['true_labels']:>12.1f}{m['water']:>8.1f}"
-              f"{m['water'] / m['predicted']:>11.2f}{row['seconds']:>8.1f}")
+        print(f"{row['patient']:<14}{row['bone_dice'] or 0:>10.3f}{m['predicted']:>10.1f}{m['true_labels']:>12.1f}"
+              f"{m['water']:>8.1f}{m['water'] / m['predicted']:>11.2f}{row['seconds']:>8.1f}")
     mean = {k: float(np.mean([r["mae_hu"][k] for r in rows])) for k in ("predicted", "true_labels", "water")}
     seconds = float(np.mean([r["seconds"] for r in rows]))
-    print(f"{'mean':<14}{mean['predicted']:>10.1f}{mean['true_labels']:>12.1f}{mean['water']:>8.1f}"
+    bone_dice = float(np.mean([r["bone_dice"] or 0.0 for r in rows]))
+    print(f"{'mean':<14}{bone_dice:>10.3f}{mean['predicted']:>10.1f}{mean['true_labels']:>12.1f}{mean['water']:>8.1f}"
           f"{mean['water'] / mean['predicted']:>11.2f}{seconds:>8.1f}")
     print(f"predicted / true-label pseudo-CT MAE: {mean['predicted'] / mean['true_labels']:.2f}; "
           f"true CT mean HU per true class (first patient): {rows[0]['true_ct_mean_hu_per_true_class']}")
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "mean_mae_hu": mean, "seconds_per_case": seconds,
-                                         "hu": DEFAULT_HU, "model": args.model or "quick", "epochs": args.epochs,
-                                         "iterations": args.iterations}, indent=2) + "\n", encoding="utf-8")
-
+    learned = bone_dice >= LEARNED_BONE_DICE
+    if not learned:
+        print(f"the model has not learned bone (mean bone Dice {bone_dice:.3f} < {LEARNED_BONE_DICE}): "
+              f"train longer (--epochs, --iterations) for a comparison that speaks for a working model")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({**provenance(), "rows": rows, "mean_mae_hu": mean, "mean_bone_dice": bone_dice,
+                                     "learned_bone": learned, "seconds_per_case": seconds, "hu": DEFAULT_HU,
+                                     "model": args.model or "quick", "epochs": args.epochs,
+                                     "iterations": args.iterations, "patients": args.patients}, indent=2) + "\n",
+                         encoding="utf-8")
+    print(f"results in {args.json}")
 
 if __name__ == "__main__":
     main()
