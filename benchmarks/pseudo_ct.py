@@ -194,5 +194,6 @@ def report(rows: list[dict], args) -> None:
                          encoding="utf-8")
     print(f"results in {args.json}")
 
+
 if __name__ == "__main__":
     main()

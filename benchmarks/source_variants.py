@@ -153,15 +153,15 @@ def main() -> None:
     started = time.perf_counter()
     rows = []
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    shares = SimpleQueue()
-    for share in split(available_cores(), args.jobs):
+    cores, shares = split(available_cores(), args.jobs), SimpleQueue()
+    for share in cores:
         shares.put(share)
     with ThreadPoolExecutor(args.jobs, initializer=pin_to_a_share, initargs=(shares,)) as pool:
         runs = [pool.submit(run_variant, name, args.out, seeds, environ) for name in variants]
         for run in as_completed(runs):  # rewritten after each variant: a long run stopped early keeps what it measured
             rows += run.result()
             record.update(rows=rows, total_seconds=round(time.perf_counter() - started),
-                          jobs={"jobs": args.jobs, "cores": split(available_cores(), args.jobs)},
+                          jobs={"jobs": args.jobs, "cores": cores},
                           load_1min_after=os.getloadavg()[0], complete=len(rows) == len(variants) * len(seeds))
             write_json_atomically(args.results, record)
     print(table(rows))

@@ -4,10 +4,10 @@ TLS configuration and says whether its connection is encrypted."""
 from __future__ import annotations
 
 import io
-import signal
-import socket
 import ipaddress
 import json
+import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -25,7 +25,7 @@ from distributed.security import Security
 from conftest import COARSE_MR
 from nnunet_t1t2.study.cluster import ClusterOptions, job_options, study_client
 from nnunet_t1t2.study.protocol import make_protocol
-from nnunet_t1t2.study.state import FOUND_AFTER_A_STOP
+from nnunet_t1t2.study.state import FOUND_AFTER_A_STOP, STUDY_PROCESS
 from nnunet_t1t2.study.steps import study_steps
 
 
@@ -113,7 +113,7 @@ def hand_started_cluster(tmp_path_factory) -> Iterator[HandStartedCluster]:
     tls = ["--tls-ca-file", configuration["distributed.comm.tls.ca-file"],
            "--tls-cert", configuration["distributed.comm.tls.client.cert"],
            "--tls-key", configuration["distributed.comm.tls.client.key"]]
-    dask_command = str(Path(sys.executable).parent / "dask")
+    dask_command = str(BIN / "dask")
     scheduler_file = folder / "scheduler.json"
     loopback = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
     processes = [subprocess.Popen([dask_command, "scheduler", "--protocol", "tls", *loopback,
@@ -196,7 +196,7 @@ def test_a_study_on_the_hand_started_tls_cluster_stops_on_sigterm_resumes_and_fi
     assert recorded_when_stopped < expected and set(steps) == expected
     # every step but the report (written by the study process) ran on that worker, none on a local cluster
     # (a step that finished while the study stopped is found done, not run again)
-    assert steps[SOURCE_STEP]["worker"] == hand_started_cluster.worker and steps["report"]["worker"] == "study process"
+    assert steps[SOURCE_STEP]["worker"] == hand_started_cluster.worker and steps["report"]["worker"] == STUDY_PROCESS
     assert {step["worker"] for key, step in steps.items() if key != "report"} <= {hand_started_cluster.worker,
                                                                                  FOUND_AFTER_A_STOP}
     assert finished.stdout.rstrip().endswith(f"report: {out / 'report.md'}")

@@ -30,7 +30,7 @@ from nnunet_t1t2.study.graph import dependencies
 from nnunet_t1t2.study.layout import StudyLayout
 from nnunet_t1t2.study.markdown import duration
 from nnunet_t1t2.study.protocol import Protocol
-from nnunet_t1t2.study.state import StudyLock, StudyState
+from nnunet_t1t2.study.state import STUDY_PROCESS, StudyLock, StudyState
 from nnunet_t1t2.study.steps import ReportStep, Step, TrainStep, study_steps
 
 PHANTOM = "phantom"
@@ -230,7 +230,7 @@ def write_report(steps: list[Step], context: StudyContext, state: StudyState,
         print(f"{number} failed: {message}", file=stream, flush=True)
         return {report.key: (report.title, message)}
     seconds = time.time() - started
-    state.record(report.key, report.title, seconds, "study process", started)
+    state.record(report.key, report.title, seconds, STUDY_PROCESS, started)
     print(f"{number} done in {seconds:.0f} s", file=stream, flush=True)
     return {}
 

@@ -22,6 +22,9 @@ from nnunet_t1t2.errors import UserError
 
 #: The worker recorded for a step a run finished but was stopped before recording (:meth:`StudyState.record_found`).
 FOUND_AFTER_A_STOP = "an earlier run, stopped before recording it"
+#: The worker recorded for the report, which the study process writes itself.
+STUDY_PROCESS = "study process"
+
 
 class StudyState:
     def __init__(self, path: Path, setup: dict, steps: dict[str, dict], failed: dict[str, dict] | None = None):
